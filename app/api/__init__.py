@@ -1,0 +1,16 @@
+"""The JSON API under /v1."""
+from __future__ import annotations
+
+from flask import Flask
+
+from app.api.errors import register_api_errors
+from app.api.meta import meta
+from app.api.sms import sms
+
+
+def register_api(app: Flask) -> None:
+    app.register_blueprint(meta)
+    app.register_blueprint(sms, url_prefix="/v1/sms")
+    # The guide's paths: the same handlers, registered a second time under another name.
+    app.register_blueprint(sms, url_prefix="/v1/dashboard/sms", name="dashboard_sms")
+    register_api_errors(app)

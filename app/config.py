@@ -1,0 +1,92 @@
+"""Configuration: the only module that reads ``os.environ``.
+
+Every setting has an embedded default so ``make run`` works on a fresh machine; production sets
+``DATABASE_URL``, ``REDIS_URL`` and ``SECRET_KEY``. The README lists every variable.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from app.sms.pricing import parse_prices
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("SMSDESK_VAR_DIR", PROJECT_ROOT / "var"))
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'smsdesk.db'}")
+    # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3 spelled out.
+    for old in ("postgres://", "postgresql://"):
+        if url.startswith(old):
+            return "postgresql+psycopg://" + url[len(old):]
+    return url
+
+
+def _secret_key() -> str:
+    """A stable key for sessions: from the environment, else one generated once into var/."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load() -> dict:
+    """Read the environment once into a plain dict for ``app.config``."""
+    return {
+        "SECRET_KEY": _secret_key(),
+        "SQLALCHEMY_DATABASE_URI": _database_url(),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "RQ_QUEUE": os.environ.get("RQ_QUEUE", "smsdesk"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Accounts and senders
+        "API_KEY_PREFIX": os.environ.get("API_KEY_PREFIX", "wayscloud_sms"),
+        "PLATFORM_SENDER_ID": os.environ.get("PLATFORM_SENDER_ID", "+4759440000"),
+        "DEFAULT_REGION": os.environ.get("DEFAULT_REGION", "NO"),
+        "SMS_PRICES": parse_prices(os.environ.get("SMS_PRICES")),
+        "CUSTOM_SENDER_MONTHLY_PRICE": _float("CUSTOM_SENDER_MONTHLY_PRICE", 99.0),
+        "AUTO_APPROVE_SENDERS": _bool("AUTO_APPROVE_SENDERS", False),
+        # Sending
+        "MAX_RECIPIENTS": _int("MAX_RECIPIENTS", 1000),
+        "MAX_CONTENT_LENGTH": _int("MAX_BODY_BYTES", 1024 * 1024),
+        "SCHEDULE_MAX_DAYS": _int("SCHEDULE_MAX_DAYS", 30),
+        "SCHEDULE_GRACE_SECONDS": _int("SCHEDULE_GRACE_SECONDS", 300),
+        "IDEMPOTENCY_TTL_HOURS": _int("IDEMPOTENCY_TTL_HOURS", 24),
+        "ALLOW_HTTP_CALLBACKS": _bool("ALLOW_HTTP_CALLBACKS", False),
+        # Dispatch engine
+        "SMS_PROVIDER": os.environ.get("SMS_PROVIDER", "simulator"),
+        "DISPATCH_BATCH_SIZE": _int("DISPATCH_BATCH_SIZE", 500),
+        "THROTTLE_PER_SECOND": _int("THROTTLE_PER_SECOND", 0),
+        "TICK_SECONDS": _float("TICK_SECONDS", 2.0),
+        "SWEEP_AFTER_SECONDS": _int("SWEEP_AFTER_SECONDS", 30),
+        "SENDING_TIMEOUT_SECONDS": _int("SENDING_TIMEOUT_SECONDS", 120),
+        "MAX_SEND_ATTEMPTS": _int("MAX_SEND_ATTEMPTS", 5),
+        # Carrier simulator
+        "SIMULATOR_SUBMIT_LATENCY_MS": _int("SIMULATOR_SUBMIT_LATENCY_MS", 0),
+        "SIMULATOR_REPORT_LATENCY_MS": _int("SIMULATOR_REPORT_LATENCY_MS", 1000),
+        "SIMULATOR_DELIVERY_RATE": _float("SIMULATOR_DELIVERY_RATE", 1.0),
+        "SIMULATOR_FAIL_RULES": os.environ.get(
+            "SIMULATOR_FAIL_RULES", "0000=UNKNOWN_SUBSCRIBER:Unknown subscriber"
+        ),
+    }

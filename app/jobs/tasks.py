@@ -1,0 +1,56 @@
+"""RQ job functions. They take ids, never objects, and delegate to services."""
+from __future__ import annotations
+
+import functools
+
+from flask import has_app_context
+
+from app.extensions import db
+
+_app = None
+
+
+def in_app(func):
+    """Run the job inside an application context, creating the app once per worker process when
+    the worker did not provide one (a plain ``rq worker``), and release the session afterwards."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if has_app_context():
+            try:
+                return func(*args, **kwargs)
+            finally:
+                db.session.remove()
+        global _app
+        if _app is None:
+            from app import create_app
+
+            _app = create_app()
+        with _app.app_context():
+            try:
+                return func(*args, **kwargs)
+            finally:
+                db.session.remove()
+
+    return wrapper
+
+
+@in_app
+def dispatch(batch_id: str | None = None) -> int:
+    from app.services.dispatch import dispatch as run
+
+    return run(batch_id)
+
+
+@in_app
+def simulator_reports() -> int:
+    from app.services.simulator import deliver_due_reports
+
+    return deliver_due_reports()
+
+
+@in_app
+def tick() -> dict:
+    from app.jobs.ticker import run_tick
+
+    return run_tick()

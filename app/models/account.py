@@ -1,0 +1,106 @@
+"""Tenants and the people and keys that act for them."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models.base import UTCDateTime, created_column, id_column, utcnow
+
+ROLES = ("admin", "manager", "marketer", "viewer")
+
+
+class Account(db.Model):
+    """A tenant. Every other row belongs to exactly one account."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    currency: Mapped[str] = mapped_column(String(3), default="NOK")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
+    # Region used to read phone numbers written without a country code.
+    default_region: Mapped[str] = mapped_column(String(2), default="NO")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    webhook_secret: Mapped[str] = mapped_column(
+        String(64), default=lambda: "whsec_" + secrets.token_urlsafe(24)
+    )
+    created_at: Mapped[datetime] = created_column()
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[str] = id_column()
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="viewer")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = created_column()
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+def hash_secret(secret: str) -> str:
+    # API key secrets are 256-bit random strings, so a fast hash is as strong as a slow one here
+    # and keeps authentication cheap on every request.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKey(db.Model):
+    """A service API key, ``<prefix>_<key_id>_<secret>``. Only a hash of the secret is stored;
+    the full key is shown once, when it is created."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = id_column()
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    prefix: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_column()
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+
+    KEY_ID_LENGTH = 10
+    KEY_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+    @classmethod
+    def generate(cls, account: Account, prefix: str, name: str = "") -> tuple["ApiKey", str]:
+        """A new key and its full text; the text is not recoverable afterwards."""
+        key_id = "".join(secrets.choice(cls.KEY_ID_ALPHABET) for _ in range(cls.KEY_ID_LENGTH))
+        secret = secrets.token_urlsafe(32)
+        key = cls(account=account, name=name, prefix=prefix, key_id=key_id, secret_hash=hash_secret(secret))
+        return key, f"{prefix}_{key_id}_{secret}"
+
+    def matches(self, prefix: str, secret: str) -> bool:
+        return self.revoked_at is None and prefix == self.prefix and hmac.compare_digest(
+            self.secret_hash, hash_secret(secret)
+        )
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = utcnow()
+
+    @property
+    def display(self) -> str:
+        """What may be shown after creation: enough to recognise the key, nothing to use it."""
+        return f"{self.prefix}_{self.key_id}_…"

@@ -1,0 +1,69 @@
+"""Shared column types and the one tenant-scoping helper every query goes through."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, Select, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from app.extensions import db
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC ISO 8601 with ``Z``: how every time leaves smsdesk."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every database.
+
+    SQLite has no time zone type and would hand back naive values; storing naive UTC and
+    re-attaching UTC on the way out keeps comparisons in Python and SQL consistent.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; smsdesk stores aware UTC only")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def id_column() -> Mapped[str]:
+    return mapped_column(String(36), primary_key=True, default=new_id)
+
+
+def created_column() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+def scoped(model, account_id: str) -> Select:
+    """``SELECT model WHERE account_id = ...``: the only way views and services read tenant rows."""
+    return select(model).where(model.account_id == account_id)
+
+
+def get_owned(model, account_id: str, object_id: str):
+    """The row with this id if it belongs to the account, else None (never another tenant's)."""
+    if not isinstance(object_id, str) or len(object_id) > 64:
+        return None
+    return db.session.scalar(scoped(model, account_id).where(model.id == object_id))

@@ -1,0 +1,221 @@
+"""Messages (one row per recipient), the delivery reports about them, and idempotent sends."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.base import UTCDateTime, created_column, id_column
+
+
+class Status:
+    SCHEDULED = "SCHEDULED"
+    QUEUED = "QUEUED"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    RECEIVED = "RECEIVED"
+
+    ALL = (SCHEDULED, QUEUED, SENDING, SENT, DELIVERED, FAILED, CANCELLED, RECEIVED)
+    FINAL = frozenset({DELIVERED, FAILED, CANCELLED, RECEIVED})
+
+
+# Which status may follow which. Anything not listed is refused, so a status never moves backwards
+# and a late or duplicate delivery report cannot undo a final state. SENDING -> DELIVERED/FAILED is
+# allowed because a carrier may report before we have recorded its acceptance.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.SCHEDULED: frozenset({Status.QUEUED, Status.CANCELLED}),
+    Status.QUEUED: frozenset({Status.SENDING, Status.CANCELLED}),
+    Status.SENDING: frozenset({Status.SENT, Status.DELIVERED, Status.FAILED}),
+    Status.SENT: frozenset({Status.DELIVERED, Status.FAILED}),
+}
+
+# The time stamped by each status.
+STAMPS = {
+    Status.QUEUED: "queued_at",
+    Status.SENDING: "sending_at",
+    Status.SENT: "sent_at",
+    Status.DELIVERED: "delivered_at",
+    Status.FAILED: "failed_at",
+    Status.CANCELLED: "cancelled_at",
+    Status.RECEIVED: "received_at",
+}
+
+
+def sources_for(target: str) -> tuple[str, ...]:
+    """The statuses a message may be in for it to move to ``target``."""
+    return tuple(sorted(src for src, targets in TRANSITIONS.items() if target in targets))
+
+
+class Message(db.Model):
+    """One SMS to or from one number.
+
+    Lifecycle (changes happen only through :meth:`transition`, a conditional UPDATE, so two
+    processes can never both move the same row and no status ever moves backwards)::
+
+        SCHEDULED --due--> QUEUED --claimed--> SENDING --provider accepted--> SENT --DLR--> DELIVERED
+            |                 |                   |  \\--provider rejected--> FAILED    \\--DLR--> FAILED
+            +--cancel--> CANCELLED <--cancel------+     \\--early DLR--> DELIVERED/FAILED
+        inbound: RECEIVED
+
+    Each change stamps its time (``sent_at``, ``delivered_at`` ...). A row stuck in SENDING
+    (worker killed mid-call) stays SENDING; the reconciler re-submits it with the same reference
+    (``id``), which the provider uses to de-duplicate.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_account_created", "account_id", "created_at"),
+        Index("ix_messages_status_scheduled", "status", "scheduled_at"),
+        Index("ix_messages_batch_status", "batch_id", "status"),
+        Index("ix_messages_provider_ref", "provider", "provider_message_id"),
+    )
+
+    id: Mapped[str] = id_column()
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    batch_id: Mapped[str | None] = mapped_column(String(36))
+    campaign_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    sender_profile_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sender_profiles.id", ondelete="SET NULL")
+    )
+    direction: Mapped[str] = mapped_column(String(8), default="OUTBOUND")
+    message_type: Mapped[str] = mapped_column(String(8), default="PLAIN")
+    from_number: Mapped[str | None] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
+    units: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(12))
+    customer_ref: Mapped[str | None] = mapped_column(String(255), index=True)
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = created_column()
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(500))
+    cost: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal("0"))
+    currency: Mapped[str] = mapped_column(String(3), default="NOK")
+    related_message_id: Mapped[str | None] = mapped_column(String(36))
+
+    @classmethod
+    def transition(cls, target: str, *where, now: datetime, **values):
+        """The UPDATE that moves matching rows to ``target`` if, and only if, their current status
+        allows it, stamping the status's time. Callers add the rows (``where``) and extra values."""
+        # OR of equalities rather than IN: an expanding IN cannot be used with executemany,
+        # and the bulk transitions of the dispatch engine run as executemany.
+        table = cls.__table__
+        allowed = sources_for(target)
+        if not allowed:
+            raise ValueError(f"no status may move to {target}")
+        return (
+            update(cls.__table__)
+            .where(and_(or_(*(table.c.status == s for s in allowed)), *where))
+            .values(status=target, **{STAMPS[target]: now}, **values)
+        )
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in Status.FINAL
+
+
+class DeliveryReport(db.Model):
+    """Every delivery report received, applied or not: a late or duplicate report is kept for the
+    record even when it cannot change the message."""
+
+    __tablename__ = "delivery_reports"
+
+    id: Mapped[str] = id_column()
+    message_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(12))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(500))
+    applied: Mapped[bool] = mapped_column(default=False)
+    received_at: Mapped[datetime] = created_column()
+
+
+class IdempotencyKey(db.Model):
+    """The response to a send made with an ``Idempotency-Key``, replayed for a repeated request."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("account_id", "key"),)
+
+    id: Mapped[str] = id_column()
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_column()
+
+
+def claim_statement(dialect: str, now: datetime, limit: int, batch_id: str | None = None):
+    """QUEUED -> SENDING for up to ``limit`` rows, returning what a provider needs.
+
+    On PostgreSQL the rows are picked with ``FOR UPDATE SKIP LOCKED`` so concurrent workers take
+    disjoint rows without waiting; SQLite serialises writers, and the status condition in the
+    UPDATE itself makes the claim atomic there. Either way a row is claimed exactly once.
+    """
+    table = Message.__table__
+    pick = select(table.c.id).where(table.c.status == Status.QUEUED)
+    if batch_id:
+        pick = pick.where(table.c.batch_id == batch_id)
+    pick = pick.limit(limit)
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    return Message.transition(
+        Status.SENDING, table.c.id.in_(pick.scalar_subquery()), now=now, attempts=table.c.attempts + 1
+    ).returning(*OUTBOUND_COLUMNS)
+
+
+def reclaim_statement(dialect: str, now: datetime, stale_before: datetime, limit: int):
+    """Take over rows stuck in SENDING since before ``stale_before`` (their worker died).
+
+    The status does not change; ``sending_at`` is moved to now, conditionally, so of two
+    reconcilers only one takes a row."""
+    table = Message.__table__
+    pick = (
+        select(table.c.id)
+        .where(table.c.status == Status.SENDING, table.c.sending_at < stale_before)
+        .limit(limit)
+    )
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    return (
+        update(table)
+        .where(table.c.id.in_(pick.scalar_subquery()), table.c.status == Status.SENDING,
+               table.c.sending_at < stale_before)
+        .values(sending_at=now, attempts=table.c.attempts + 1)
+        .returning(*OUTBOUND_COLUMNS, table.c.attempts)
+    )
+
+
+OUTBOUND_COLUMNS = tuple(
+    Message.__table__.c[name] for name in ("id", "to_number", "from_number", "body", "provider")
+)

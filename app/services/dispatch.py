@@ -1,0 +1,138 @@
+"""The dispatch engine: claim QUEUED rows in batches, hand them to their provider, record answers.
+
+The database is the source of truth. A claim is an atomic conditional UPDATE, so two workers
+never send the same row and a re-run finds nothing left. A worker killed mid-call leaves rows in
+SENDING; :func:`reconcile_stuck` asks the provider about them by our reference and re-submits only
+what the provider never received.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import bindparam, distinct, select
+
+from app.extensions import db, redis_conn
+from app.models import Message, Status, utcnow
+from app.models.message import claim_statement, reclaim_statement
+from app.providers import Outbound, SendResult, get_provider
+from app.services.throttle import wait_for_capacity
+
+log = logging.getLogger(__name__)
+_TABLE = Message.__table__
+
+
+def dispatch(batch_id: str | None = None) -> int:
+    """Send QUEUED messages (of one batch, or any) until none are left; returns how many."""
+    size = current_app.config["DISPATCH_BATCH_SIZE"]
+    handled = 0
+    while rows := _claim(batch_id, size):
+        for provider_code, group in _by_provider(rows).items():
+            submit(provider_code, group)
+        handled += len(rows)
+    return handled
+
+
+def _claim(batch_id: str | None, size: int) -> list:
+    dialect = db.session.get_bind().dialect.name
+    rows = db.session.execute(claim_statement(dialect, utcnow(), size, batch_id)).all()
+    db.session.commit()
+    return rows
+
+
+def _by_provider(rows) -> dict[str, list]:
+    groups: dict[str, list] = defaultdict(list)
+    for row in rows:
+        groups[row.provider or current_app.config["SMS_PROVIDER"]].append(row)
+    return groups
+
+
+def submit(provider_code: str, rows: list) -> None:
+    """Hand claimed rows to the provider and record its answers. If the provider call fails as a
+    whole, the rows stay SENDING for the reconciler: we cannot know what the provider received."""
+    provider = get_provider(provider_code)
+    wait_for_capacity(redis_conn(), provider_code, len(rows), current_app.config["THROTTLE_PER_SECOND"])
+    batch = [Outbound(row.id, row.to_number, row.from_number, row.body) for row in rows]
+    try:
+        results = provider.send(batch)
+    except Exception:
+        log.exception("provider %s failed a batch of %d; leaving it to the reconciler", provider_code, len(batch))
+        return
+    record_results(provider_code, results)
+
+
+def record_results(provider_code: str, results: list[SendResult]) -> None:
+    """SENDING -> SENT for accepted messages, SENDING -> FAILED for rejected ones."""
+    now = utcnow()
+    accepted = [{"b_id": r.reference, "b_pmid": r.provider_message_id} for r in results if r.accepted]
+    rejected = [
+        {"b_id": r.reference, "b_code": r.error_code or "REJECTED", "b_text": r.error_message or "Rejected by provider"}
+        for r in results if not r.accepted
+    ]
+    if accepted:
+        db.session.execute(
+            Message.transition(Status.SENT, _TABLE.c.id == bindparam("b_id"), now=now,
+                               provider=provider_code, provider_message_id=bindparam("b_pmid")),
+            accepted,
+        )
+    if rejected:
+        db.session.execute(
+            Message.transition(Status.FAILED, _TABLE.c.id == bindparam("b_id"), now=now, provider=provider_code,
+                               error_code=bindparam("b_code"), error_message=bindparam("b_text")),
+            rejected,
+        )
+    db.session.commit()
+
+
+def promote_due() -> list[str]:
+    """SCHEDULED -> QUEUED for every message whose time has come; returns the batches to dispatch."""
+    now = utcnow()
+    stmt = Message.transition(Status.QUEUED, _TABLE.c.scheduled_at <= now, now=now).returning(_TABLE.c.batch_id)
+    batches = {row.batch_id for row in db.session.execute(stmt)}
+    db.session.commit()
+    return sorted(b for b in batches if b)
+
+
+def forgotten_batches(limit: int = 100) -> list[str]:
+    """Batches with rows QUEUED for longer than a dispatch job should take to start: their job was
+    lost (Redis down or restarted without persistence) and must be enqueued again."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config["SWEEP_AFTER_SECONDS"])
+    stmt = (
+        select(distinct(_TABLE.c.batch_id))
+        .where(_TABLE.c.status == Status.QUEUED, _TABLE.c.queued_at < cutoff)
+        .limit(limit)
+    )
+    return [b for b in db.session.scalars(stmt) if b]
+
+
+def reconcile_stuck(limit: int = 500) -> int:
+    """Settle rows stuck in SENDING: recorded as SENT if the provider has them, else re-submitted
+    with the same reference, and FAILED after ``MAX_SEND_ATTEMPTS``."""
+    config = current_app.config
+    now = utcnow()
+    stale_before = now - timedelta(seconds=config["SENDING_TIMEOUT_SECONDS"])
+    dialect = db.session.get_bind().dialect.name
+    rows = db.session.execute(reclaim_statement(dialect, now, stale_before, limit)).all()
+    db.session.commit()
+    for provider_code, group in _by_provider(rows).items():
+        _settle(provider_code, group, config["MAX_SEND_ATTEMPTS"])
+    return len(rows)
+
+
+def _settle(provider_code: str, rows: list, max_attempts: int) -> None:
+    provider = get_provider(provider_code)
+    known, unknown = [], []
+    for row in rows:
+        answer = provider.query(row.id)
+        (known if answer else unknown).append(answer or row)
+    retry = [row for row in unknown if row.attempts <= max_attempts]
+    given_up = [
+        SendResult(row.id, error_code="SEND_TIMEOUT", error_message="The provider did not answer; gave up")
+        for row in unknown if row.attempts > max_attempts
+    ]
+    record_results(provider_code, known + given_up)
+    if retry:
+        log.warning("re-submitting %d messages unknown to provider %s", len(retry), provider_code)
+        submit(provider_code, retry)

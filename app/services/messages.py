@@ -1,0 +1,84 @@
+"""Reading and cancelling messages."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Account, Message, Status, get_owned, scoped, utcnow
+from app.services.errors import Conflict, NotFound
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    statuses: tuple[str, ...] = ()
+    direction: str | None = None
+    customer_ref: str | None = None
+    batch_id: str | None = None
+    campaign_id: str | None = None
+    number: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.page * self.page_size < self.total
+
+
+def list_messages(account: Account, flt: MessageFilter, page: int, page_size: int) -> Page:
+    query = _filtered(scoped(Message, account.id), flt)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    items = db.session.scalars(
+        query.order_by(Message.created_at.desc(), Message.id).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return Page(list(items), total, page, page_size)
+
+
+def _filtered(query, flt: MessageFilter):
+    if flt.statuses:
+        query = query.where(Message.status.in_(flt.statuses))
+    if flt.direction:
+        query = query.where(Message.direction == flt.direction)
+    for column, value in ((Message.customer_ref, flt.customer_ref), (Message.batch_id, flt.batch_id),
+                          (Message.campaign_id, flt.campaign_id)):
+        if value:
+            query = query.where(column == value)
+    if flt.number:
+        query = query.where((Message.to_number == flt.number) | (Message.from_number == flt.number))
+    if flt.created_from:
+        query = query.where(Message.created_at >= flt.created_from)
+    if flt.created_to:
+        query = query.where(Message.created_at <= flt.created_to)
+    return query
+
+
+def get_message(account: Account, message_id: str) -> Message:
+    message = get_owned(Message, account.id, message_id)
+    if message is None:
+        raise NotFound(f"Message '{message_id}' not found")
+    return message
+
+
+def cancel_message(account: Account, message_id: str) -> Message:
+    """SCHEDULED or QUEUED -> CANCELLED, atomically: if a worker claims the row first, the
+    conditional UPDATE changes nothing and the caller learns the status that won."""
+    message = get_message(account, message_id)
+    result = db.session.execute(
+        Message.transition(Status.CANCELLED, Message.__table__.c.id == message.id, now=utcnow())
+    )
+    db.session.commit()
+    db.session.refresh(message)
+    if result.rowcount == 0:
+        raise Conflict(f"Message cannot be cancelled: its status is {message.status} "
+                       "(only SCHEDULED or QUEUED messages can be cancelled)", code="not_cancellable")
+    return message

@@ -1,0 +1,106 @@
+"""Sender profiles: create with the API's rules, pick one for a send, delete safely."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Account, SenderProfile, get_owned, scoped
+from app.services.errors import Conflict, Invalid, NotFound
+from app.sms import parse_sender_id
+
+
+def list_profiles(account: Account) -> list[SenderProfile]:
+    return list(db.session.scalars(scoped(SenderProfile, account.id).order_by(SenderProfile.created_at)))
+
+
+def create_profile(account: Account, name: str, sender_id: str, *, allow_reply: bool = False,
+                   is_default: bool = False, brand_confirmation: bool = False) -> SenderProfile:
+    """Phone-number senders are approved at once; a custom alphanumeric (brand) sender needs the
+    client to confirm it owns the brand, then waits for an admin's approval and costs a monthly fee."""
+    name = (name or "").strip() if isinstance(name, str) else name
+    if not isinstance(name, str) or not name:
+        raise Invalid("name must be a non-empty string", fields=[_field("name", "Field required")])
+    if len(name) > 120:
+        raise Invalid("name may be at most 120 characters")
+    parsed = parse_sender_id(sender_id)
+    custom = parsed.kind == "alphanumeric"
+    if custom and not brand_confirmation:
+        raise Invalid("A custom alphanumeric sender ID requires brand_confirmation: true "
+                      "(confirm that you own or may use the brand)", code="brand_confirmation_required")
+    approved = not custom or current_app.config["AUTO_APPROVE_SENDERS"]
+    profile = SenderProfile(
+        account_id=account.id, name=name, sender_id=parsed.value, is_custom_sender=custom,
+        allow_reply=bool(allow_reply), approval_status="approved" if approved else "pending",
+        monthly_price=Decimal(str(current_app.config["CUSTOM_SENDER_MONTHLY_PRICE"])) if custom else Decimal("0"),
+    )
+    db.session.add(profile)
+    if is_default or not _has_default(account):
+        _make_default(account, profile)
+    db.session.commit()
+    return profile
+
+
+def delete_profile(account: Account, profile_id: str) -> None:
+    profile = get_owned(SenderProfile, account.id, profile_id)
+    if profile is None:
+        raise NotFound(f"Sender profile '{profile_id}' not found")
+    others = [p for p in list_profiles(account) if p.id != profile.id]
+    if not others:
+        raise Conflict("The only sender profile cannot be deleted; create another one first")
+    if profile.is_default:
+        # The account must always have a default; hand it to the oldest approved profile.
+        successor = next((p for p in others if p.can_send), others[0])
+        successor.is_default = True
+    db.session.delete(profile)
+    db.session.commit()
+
+
+def resolve_for_send(account: Account, profile_id: str | None, sender_id: str | None) -> SenderProfile:
+    """The profile a send uses: ``sender_profile_id`` wins, else the approved profile with that
+    ``sender_id`` (the SDK sends a name), else the account's default. It must be approved."""
+    if profile_id:
+        profile = get_owned(SenderProfile, account.id, profile_id)
+        if profile is None:
+            raise Invalid(f"Sender profile '{profile_id}' not found", code="unknown_sender_profile")
+    elif sender_id:
+        profile = _by_sender_id(account, sender_id)
+        if profile is None:
+            raise Invalid(f"No approved sender profile with sender_id '{sender_id}'; create one first",
+                          code="unknown_sender_id")
+    else:
+        profile = db.session.scalar(scoped(SenderProfile, account.id).where(SenderProfile.is_default.is_(True)))
+        if profile is None:
+            raise Invalid("The account has no default sender profile", code="no_sender_profile")
+    if not profile.can_send:
+        raise Invalid(f"Sender profile '{profile.name}' is {profile.approval_status} and cannot send",
+                      code="sender_not_approved")
+    return profile
+
+
+def _by_sender_id(account: Account, sender_id: str) -> SenderProfile | None:
+    candidates = db.session.scalars(
+        scoped(SenderProfile, account.id)
+        .where(func.lower(SenderProfile.sender_id) == sender_id.strip().lower())
+        .order_by(SenderProfile.approval_status != "approved", SenderProfile.created_at)
+    )
+    return next(iter(candidates), None)
+
+
+def _has_default(account: Account) -> bool:
+    return db.session.scalar(
+        select(func.count()).select_from(SenderProfile)
+        .where(SenderProfile.account_id == account.id, SenderProfile.is_default.is_(True))
+    ) > 0
+
+
+def _make_default(account: Account, profile: SenderProfile) -> None:
+    for other in list_profiles(account):
+        other.is_default = False
+    profile.is_default = True
+
+
+def _field(name: str, msg: str) -> dict:
+    return {"loc": ["body", name], "msg": msg, "type": "value_error"}
