@@ -12,6 +12,12 @@ from app.extensions import db, redis_conn
 meta = Blueprint("meta", __name__)
 
 
+@meta.get("/v1/ping")
+def ping():
+    """Liveness without touching the database or Redis (and the benchmarks' baseline)."""
+    return jsonify({"pong": True})
+
+
 @meta.get("/healthz")
 def healthz():
     checks = {"database": _check_database(), "redis": _check_redis()}
