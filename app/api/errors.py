@@ -45,11 +45,16 @@ def _validation_error(exc: ValidationError):
     return error_response(422, summary, "validation_error", fields)
 
 
+# Headers an HTTP error must keep when it is re-rendered as JSON (405 must say what is allowed).
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
 def _http_error(exc: HTTPException):
     codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request",
              401: "unauthorized", 403: "forbidden", 429: "rate_limited"}
     message = {413: "Request body too large", 404: "Not found"}.get(exc.code, exc.description)
-    return error_response(exc.code or 500, message, codes.get(exc.code, "http_error"))
+    headers = {name: value for name, value in exc.get_headers() if name in _KEPT_HEADERS}
+    return error_response(exc.code or 500, message, codes.get(exc.code, "http_error"), headers=headers)
 
 
 def _unexpected(exc: Exception):
@@ -60,7 +65,7 @@ def _unexpected(exc: Exception):
 def register_api_errors(app: Flask) -> None:
     """JSON errors for every path under /v1 (HTML pages keep their own error pages)."""
     def is_api() -> bool:
-        return request.path.startswith("/v1/") or request.path == "/healthz"
+        return request.path.startswith("/v1/") or request.path in ("/v1", "/healthz")
 
     def wrap(handler):
         def handle(exc):

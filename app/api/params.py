@@ -1,6 +1,7 @@
 """Query-string parsing shared by the list endpoints: paging and message filters."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timezone
 
 from flask import request
@@ -13,21 +14,26 @@ from app.sms.errors import InvalidNumber
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# The offset (page - 1) * page_size must fit the databases' 64-bit integers; far beyond any real
+# listing, and a bigger page number is a client bug worth a clear 422 rather than a 500.
+MAX_PAGE = 1_000_000_000
 
 
-def _positive_int(name: str, raw: str) -> int:
+def _positive_int(name: str, raw: str, maximum: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise Invalid(f"{name} must be a whole number, not '{raw}'", code="invalid_query") from None
+        raise Invalid(f"{name} must be a whole number, not '{raw[:32]}'", code="invalid_query") from None
     if value < 1:
         raise Invalid(f"{name} must be at least 1", code="invalid_query")
+    if maximum is not None and value > maximum:
+        raise Invalid(f"{name} must be at most {maximum}", code="invalid_query")
     return value
 
 
 def paging() -> tuple[int, int]:
     """``page`` (1-based) and ``page_size`` or ``per_page`` (capped at 500)."""
-    page = _positive_int("page", request.args.get("page", "1"))
+    page = _positive_int("page", request.args.get("page", "1"), MAX_PAGE)
     raw_size = request.args.get("page_size") or request.args.get("per_page") or str(DEFAULT_PAGE_SIZE)
     size = min(_positive_int("page_size", raw_size), MAX_PAGE_SIZE)
     return page, size
@@ -63,15 +69,28 @@ def _datetime(name: str, raw: str | None, end_of_day: bool = False) -> datetime 
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise Invalid(f"{name} must be an ISO 8601 date or date-time, not '{raw}'", code="invalid_query") from None
-    if len(raw.strip()) == 10 and end_of_day:  # a bare date includes the whole day
+        raise Invalid(f"{name} must be an ISO 8601 date or date-time, not '{raw[:40]}'", code="invalid_query") from None
+    if end_of_day and "T" not in raw.upper() and " " not in raw.strip():  # a bare date includes the whole day
         value = datetime.combine(value.date(), time.max)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # year 1 or 9999 with an offset: outside datetime's range in UTC
+        raise Invalid(f"{name} is out of range: '{raw[:40]}'", code="invalid_query") from None
+
+
+# Only the extended form YYYY-MM-DD counts as a date: fromisoformat also reads "basic" dates
+# (20260101), and an 8-digit Norwegian number such as 40010112 would then be taken as a date.
+_EXTENDED_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 def _looks_like_date(raw: str) -> bool:
+    text = raw.strip()
+    if not _EXTENDED_DATE.match(text):
+        return False
     try:
-        datetime.fromisoformat(raw.strip())
+        datetime.fromisoformat(text)
         return True
     except ValueError:
         return False

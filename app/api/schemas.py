@@ -12,6 +12,16 @@ MAX_TO_ENTRIES = 10_000  # a bound on work per request; the recipient limit is c
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def no_nul(cls, value):
+        # PostgreSQL cannot store NUL in text, and no SMS, name or reference needs it: refuse it
+        # here, with the field's name, rather than fail at the database with a 500.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain NUL characters (\\u0000)")
+        return value
+
 
 class SendBody(Body):
     to: list[StrictStr] = Field(default_factory=list, max_length=MAX_TO_ENTRIES,
@@ -34,6 +44,12 @@ class SendBody(Body):
             return []
         return [value] if isinstance(value, str) else value
 
+    @field_validator("scheduled_at", "timezone", mode="before")
+    @classmethod
+    def blank_is_unset(cls, value):
+        # Form-backed clients send "" for a field the user left empty: that means "send now".
+        return None if isinstance(value, str) and not value.strip() else value
+
 
 class EstimateBody(Body):
     message: StrictStr
@@ -45,6 +61,14 @@ class EstimateBody(Body):
     def one_or_many(cls, value):
         return SendBody.one_or_many(value)
 
+    @field_validator("recipients", mode="before")
+    @classmethod
+    def not_a_bool(cls, value):
+        # pydantic reads true as 1; a boolean recipient count is a client bug worth reporting.
+        if isinstance(value, bool):
+            raise ValueError("recipients must be a whole number")
+        return value
+
 
 class SenderProfileBody(Body):
     name: StrictStr
@@ -52,3 +76,9 @@ class SenderProfileBody(Body):
     allow_reply: StrictBool = False
     is_default: StrictBool = False
     brand_confirmation: StrictBool = False
+
+    @field_validator("allow_reply", "is_default", "brand_confirmation", mode="before")
+    @classmethod
+    def null_is_unset(cls, value):
+        # Terraform and other generated clients send null for optional attributes left unset.
+        return False if value is None else value

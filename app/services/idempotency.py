@@ -18,8 +18,11 @@ def request_hash(body: dict) -> str:
 
 
 def check_key(key: str) -> str:
-    if not isinstance(key, str) or not key.strip() or len(key) > 255:
-        raise Invalid("Idempotency-Key must be 1 to 255 characters")
+    # Control characters are refused too: the key is stored as text (PostgreSQL rejects NUL) and
+    # the IETF draft defines it as a string of printable characters.
+    if (not isinstance(key, str) or not key.strip() or len(key) > 255
+            or any(ord(c) < 32 or ord(c) == 127 for c in key)):
+        raise Invalid("Idempotency-Key must be 1 to 255 printable characters", code="invalid_idempotency_key")
     return key.strip()
 
 

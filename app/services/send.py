@@ -4,15 +4,18 @@ Nothing is sent from the request thread. After the commit a dispatch job is enqu
 batch id; if Redis is down the rows stay QUEUED and the sweeper enqueues them later, so an
 accepted message is never lost.
 
-Recipients policy: every number is checked; invalid and duplicate numbers are listed in
-``rejected`` with a reason and the valid ones are sent. If no valid recipient is left the whole
-request is refused (422) naming the rejected numbers, so no input entry is ever dropped silently.
+Recipients policy: numbers in ``to`` and the numbers of ``to_contacts`` and ``to_groups`` are
+checked and de-duplicated; invalid and duplicate numbers, unknown contacts or groups and
+opted-out numbers are listed in ``rejected`` with a reason, and the valid ones are sent. If no
+valid recipient is left the whole request is refused (422) naming the rejected ones, so no input
+entry is ever dropped silently.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -23,10 +26,11 @@ from app.extensions import db
 from app.jobs.queue import enqueue_dispatch
 from app.models import Account, Message, SenderProfile, Status, new_id, utcnow
 from app.models.base import iso
-from app.services import idempotency
+from app.services import contacts, idempotency, optouts
 from app.services.errors import Invalid
 from app.services.senders import resolve_for_send
 from app.sms import Segments, get_zone, normalize_number, price_per_unit, resolve_schedule, validate_message
+from app.sms import cost as total_cost
 from app.sms.errors import InvalidNumber
 
 
@@ -106,32 +110,74 @@ def plan_send(account: Account, request: SendRequest) -> SendPlan:
 
 
 def expand_recipients(account: Account, request: SendRequest, limit: int) -> Recipients:
-    """Normalise and de-duplicate the numbers; every input ends up accepted or rejected."""
-    if request.to_contacts or request.to_groups:
-        raise Invalid("to_contacts and to_groups need the contact directory, which this server does not "
-                      "have yet; send to phone numbers with 'to'", code="contacts_unavailable")
-    if not request.to:
-        raise Invalid("At least one recipient is required in 'to'", code="no_recipients",
+    """Numbers from ``to``, contacts and groups, normalised and de-duplicated, with opted-out
+    numbers skipped. Every input ends up accepted or rejected (with its reason); a number reached
+    twice (say, a contact in two groups) is simply sent once."""
+    if not (request.to or request.to_contacts or request.to_groups):
+        raise Invalid("At least one recipient is required in 'to', 'to_contacts' or 'to_groups'",
+                      code="no_recipients",
                       fields=[{"loc": ["body", "to"], "msg": "Field required", "type": "missing"}])
-    result, seen = Recipients(), set()
-    for raw in request.to:
+    result, seen, locs = Recipients(), set(), []
+    for position, raw in enumerate(request.to):
         try:
             number = normalize_number(raw, account.default_region)
         except InvalidNumber as exc:
-            result.rejected.append({"to": raw, "reason": exc.message})
+            _reject(result, locs, {"to": raw, "reason": exc.message}, ["to", position])
             continue
         if number in seen:
-            result.rejected.append({"to": raw, "reason": f"duplicate of {number}"})
+            _reject(result, locs, {"to": raw, "reason": f"duplicate of {number}"}, ["to", position])
             continue
         seen.add(number)
         result.accepted.append(number)
+    _add_directory(account, request, result, seen, locs)
+    _skip_opted_out(account, result, locs)
     if not result.accepted:
-        named = "; ".join(f"{r['to']!r}: {r['reason']}" for r in result.rejected[:10])
-        raise Invalid(f"No valid recipient: {named}", code="no_valid_recipients")
+        _refuse_all(result.rejected, locs)
     if len(result.accepted) > limit:
         raise Invalid(f"At most {limit} recipients per request; this one has {len(result.accepted)}",
                       code="too_many_recipients")
     return result
+
+
+def _reject(result: Recipients, locs: list, entry: dict, loc: list) -> None:
+    result.rejected.append(entry)
+    locs.append(loc)
+
+
+def _add_directory(account: Account, request: SendRequest, result: Recipients, seen: set, locs: list) -> None:
+    if not (request.to_contacts or request.to_groups):
+        return
+    numbers, rejected = contacts.expand_recipients(account.id, request.to_contacts, request.to_groups)
+    for entry in rejected:
+        _reject(result, locs, entry, ["to_contacts" if "contact_id" in entry else "to_groups"])
+    for number in numbers:
+        if number not in seen:
+            seen.add(number)
+            result.accepted.append(number)
+
+
+def _skip_opted_out(account: Account, result: Recipients, locs: list) -> None:
+    suppressed = optouts.suppressed_numbers(account.id, result.accepted)
+    if not suppressed:
+        return
+    result.accepted = [n for n in result.accepted if n not in suppressed]
+    for number in sorted(suppressed):
+        _reject(result, locs, {"to": number, "reason": "opted out"}, ["to"])
+
+
+def _refuse_all(rejected: list[dict], locs: list[list]) -> NoReturn:
+    """422 naming the rejected recipients: the first few in ``detail`` (kept readable), every one
+    of them in ``errors`` with where it came from, so a client can fix all of them at once."""
+    named = "; ".join(f"{_label(r)!r}: {r['reason']}" for r in rejected[:10])
+    more = f" (and {len(rejected) - 10} more)" if len(rejected) > 10 else ""
+    raise Invalid(f"No valid recipient: {named}{more}", code="no_valid_recipients", fields=[
+        {"loc": ["body", *loc], "msg": r["reason"], "type": "invalid_recipient"}
+        for loc, r in zip(locs, rejected)
+    ])
+
+
+def _label(entry: dict) -> str:
+    return entry.get("to") or entry.get("contact_id") or entry.get("group_id") or ""
 
 
 def _schedule(request: SendRequest, config) -> datetime | None:
@@ -150,11 +196,23 @@ def _schedule(request: SendRequest, config) -> datetime | None:
 def _check_callback_url(url: str | None, allow_http: bool) -> None:
     if url is None:
         return
-    parts = urlsplit(url) if isinstance(url, str) else None
     schemes = ("https", "http") if allow_http else ("https",)
-    if parts is None or parts.scheme not in schemes or not parts.hostname or len(url) > 2048:
+    if not _is_url(url, schemes):
         raise Invalid("callback_url must be an https:// URL", code="invalid_callback_url",
                       fields=[{"loc": ["body", "callback_url"], "msg": "must be https", "type": "value_error"}])
+
+
+def _is_url(url: str, schemes: tuple[str, ...]) -> bool:
+    """An absolute URL with one of ``schemes``, a host and a valid port. Whitespace and control
+    characters are refused outright: urlsplit keeps them, and the webhook sender would fail later."""
+    if not isinstance(url, str) or len(url) > 2048 or any(c.isspace() or ord(c) < 32 for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
+    return parts.scheme in schemes and bool(parts.hostname)
 
 
 def _check_customer_ref(ref: str | None) -> None:
@@ -192,6 +250,7 @@ def _response(request: SendRequest, plan: SendPlan, batch_id: str, rows: list[di
         "rejected": plan.recipients.rejected,
         "encoding": plan.segments.encoding,
         "parts": plan.segments.parts,
-        "cost": float(plan.unit_price * units),
+        # Rounded to cents like every amount we bill (prices may have more decimals than cents).
+        "cost": float(total_cost(units, rows[0]["currency"], current_app.config["SMS_PRICES"])),
         "currency": rows[0]["currency"],
     }

@@ -20,8 +20,8 @@ def create_profile(account: Account, name: str, sender_id: str, *, allow_reply: 
                    is_default: bool = False, brand_confirmation: bool = False) -> SenderProfile:
     """Phone-number senders are approved at once; a custom alphanumeric (brand) sender needs the
     client to confirm it owns the brand, then waits for an admin's approval and costs a monthly fee."""
-    name = (name or "").strip() if isinstance(name, str) else name
-    if not isinstance(name, str) or not name:
+    # Checked stripped, stored as sent: clients (Terraform) compare what they read back byte for byte.
+    if not isinstance(name, str) or not name.strip():
         raise Invalid("name must be a non-empty string", fields=[_field("name", "Field required")])
     if len(name) > 120:
         raise Invalid("name may be at most 120 characters")
@@ -81,9 +81,13 @@ def resolve_for_send(account: Account, profile_id: str | None, sender_id: str | 
 
 
 def _by_sender_id(account: Account, sender_id: str) -> SenderProfile | None:
+    """Case-insensitive; a number matches with or without its '+' (the reference's own examples
+    write sender numbers both ways). Approved profiles first, then the oldest."""
+    wanted = sender_id.strip().lower()
+    spellings = {wanted, wanted.removeprefix("+"), "+" + wanted} if wanted.lstrip("+").isdigit() else {wanted}
     candidates = db.session.scalars(
         scoped(SenderProfile, account.id)
-        .where(func.lower(SenderProfile.sender_id) == sender_id.strip().lower())
+        .where(func.lower(SenderProfile.sender_id).in_(spellings))
         .order_by(SenderProfile.approval_status != "approved", SenderProfile.created_at)
     )
     return next(iter(candidates), None)

@@ -8,6 +8,7 @@ messages' parts. Cost is units times the account currency's unit price; inbound 
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -42,17 +43,23 @@ def local_today(account: Account) -> date:
     return utcnow().astimezone(get_zone(account.timezone)).date()
 
 
+_PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})", re.ASCII)
+# Months whose local bounds convert to UTC and back without leaving datetime's range (years 1 and
+# 9999 overflow in a zone with an offset); nobody bills SMS outside these.
+_YEARS = range(1970, 9999)
+
+
 def parse_period(account: Account, period: str | None) -> tuple[str, date, date]:
-    """``YYYY-MM`` (default: the current month in the account's zone) -> (period, first, last day)."""
-    if period is None:
+    """``YYYY-MM`` (default, also for an empty value: the current month in the account's zone)
+    -> (period, first, last day)."""
+    if not period:
         today = local_today(account)
         year, month = today.year, today.month
     else:
-        try:
-            year, month = (int(part) for part in period.split("-"))
-            date(year, month, 1)
-        except (ValueError, TypeError):
-            raise Invalid(f"period must be YYYY-MM, not '{period}'", code="invalid_period") from None
+        match = _PERIOD.fullmatch(period.strip())
+        year, month = (int(match[1]), int(match[2])) if match else (0, 0)
+        if year not in _YEARS or not 1 <= month <= 12:
+            raise Invalid(f"period must be YYYY-MM, e.g. 2025-12, not '{period[:32]}'", code="invalid_period")
     last = calendar.monthrange(year, month)[1]
     return f"{year:04d}-{month:02d}", date(year, month, 1), date(year, month, last)
 

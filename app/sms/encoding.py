@@ -89,13 +89,13 @@ def count_segments(text: str) -> Segments:
     """Classify ``text`` as GSM-7 or UCS-2 and count its SMS parts exactly."""
     first_non_basic = _NOT_BASIC.search(text)
     if first_non_basic is None:
-        return _simple(GSM7, len(text), len(text), GSM7_SINGLE, GSM7_MULTI)
+        return _result(GSM7, len(text), len(text), GSM7_SINGLE, GSM7_MULTI)
     if _NOT_GSM7.search(text, first_non_basic.start()) is None:
         return _gsm7_extended(text)
     return _ucs2(text, tuple(c for c in dict.fromkeys(text) if c not in _GSM7_ALL))
 
 
-def _simple(
+def _result(
     encoding: str,
     characters: int,
     length: int,
@@ -125,9 +125,9 @@ def _gsm7_extended(text: str) -> Segments:
         septets = septets.replace(char, _ESC + char)
     length = len(septets)
     if length <= GSM7_SINGLE:
-        return _simple(GSM7, len(text), length, GSM7_SINGLE, GSM7_MULTI)
+        return _result(GSM7, len(text), length, GSM7_SINGLE, GSM7_MULTI)
     wasted = _wasted_units(lambda unit: septets[unit] == _ESC, length, GSM7_MULTI)
-    return _simple(GSM7, len(text), length, GSM7_SINGLE, GSM7_MULTI, (), wasted)
+    return _result(GSM7, len(text), length, GSM7_SINGLE, GSM7_MULTI, (), wasted)
 
 
 def _ucs2(text: str, forcing: tuple[str, ...]) -> Segments:
@@ -138,14 +138,14 @@ def _ucs2(text: str, forcing: tuple[str, ...]) -> Segments:
     starts wherever there is a high surrogate (0xD800-0xDBFF).
     """
     if _ASTRAL.search(text) is None:
-        return _simple(UCS2, len(text), len(text), UCS2_SINGLE, UCS2_MULTI, forcing)
+        return _result(UCS2, len(text), len(text), UCS2_SINGLE, UCS2_MULTI, forcing)
     # surrogatepass: a lone surrogate in the str must not crash counting.
     data = text.encode("utf-16-le", "surrogatepass")
     length = len(data) // 2
     if length <= UCS2_SINGLE:
-        return _simple(UCS2, len(text), length, UCS2_SINGLE, UCS2_MULTI, forcing)
+        return _result(UCS2, len(text), length, UCS2_SINGLE, UCS2_MULTI, forcing)
     wasted = _wasted_units(lambda unit: 0xD8 <= data[2 * unit + 1] <= 0xDB, length, UCS2_MULTI)
-    return _simple(UCS2, len(text), length, UCS2_SINGLE, UCS2_MULTI, forcing, wasted)
+    return _result(UCS2, len(text), length, UCS2_SINGLE, UCS2_MULTI, forcing, wasted)
 
 
 def _wasted_units(starts_pair: Callable[[int], bool], length: int, per_part: int) -> int:

@@ -188,8 +188,9 @@ def test_count_segments_matches_naive_packer(text: str) -> None:
         ("GSM with ext " + EURO + "{}", ()),
         ("Hei \u201cdu\u201d \u2013 ok \u00e7\u201c", ("\u201c", "\u201d", "\u2013", "\u00e7")),
         (EMOJI + CYR + EMOJI + "a", (EMOJI, CYR)),
+        (EURO + CYR + "{a}", (CYR,)),
     ],
-    ids=["gsm", "gsm-ext", "distinct-first-appearance", "emoji-then-cyrillic"],
+    ids=["gsm", "gsm-ext", "distinct-first-appearance", "emoji-then-cyrillic", "gsm-ext-not-blamed"],
 )
 def test_ucs2_characters_lists_distinct_forcing_chars_in_order(text: str, expected: tuple[str, ...]) -> None:
     assert count_segments(text).ucs2_characters == expected
