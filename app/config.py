@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from app.sms.pricing import parse_prices
@@ -60,6 +61,22 @@ def load() -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "smsdesk"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "PORT": _int("PORT", 5000),
+        "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "smsdesk-demo"),
+        # Dashboard sign-in. Secure cookies need HTTPS, so they are off by default for local http;
+        # production behind TLS sets SESSION_COOKIE_SECURE=true (it covers the remember-me cookie too).
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=_int("REMEMBER_COOKIE_DAYS", 14)),
+        # A CSRF token lives as long as the session, so a page left open all day still submits.
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Failed sign-ins allowed per email and client IP within the window before answering 429.
+        "LOGIN_RATE_LIMIT": _int("LOGIN_RATE_LIMIT", 10),
+        "LOGIN_RATE_WINDOW_SECONDS": _int("LOGIN_RATE_WINDOW_SECONDS", 15 * 60),
         # Accounts and senders
         "API_KEY_PREFIX": os.environ.get("API_KEY_PREFIX", "wayscloud_sms"),
         "PLATFORM_SENDER_ID": os.environ.get("PLATFORM_SENDER_ID", "+4759440000"),

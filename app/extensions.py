@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
 from redis import Redis
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -19,6 +21,8 @@ NAMING = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
+login_manager = LoginManager()  # dashboard sessions; the API authenticates with keys instead
+csrf = CSRFProtect()
 
 
 @event.listens_for(Engine, "connect")
