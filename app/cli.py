@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import click
 from flask import Flask, current_app
@@ -11,6 +10,7 @@ from flask.cli import AppGroup
 from app.extensions import db
 from app.models import SenderProfile
 from app.services import accounts as account_service
+from app.services import senders
 from app.services.errors import ServiceError
 from app.sms.errors import SmsError
 
@@ -68,12 +68,13 @@ def create_api_key(account_name: str, name: str) -> None:
     click.echo(text)
 
 
+@_fail_cleanly
 def _set_approval(profile_id: str, approve: bool) -> None:
+    # The operator acts across accounts, so the profile is looked up by id alone.
     profile = db.session.get(SenderProfile, profile_id)
     if profile is None:
         raise click.ClickException(f"No sender profile {profile_id}")
-    profile.approve() if approve else profile.reject()
-    db.session.commit()
+    senders.review_profile(profile, approve)
     click.echo(f"Sender profile {profile.sender_id} ({profile.id}) is now {profile.approval_status}")
 
 
@@ -103,7 +104,7 @@ def seed_demo() -> None:
     """A demo account with an admin login and a fresh API key (printed last)."""
     from app.services.demo import seed
 
-    email, password, key = seed(os.environ.get("DEMO_PASSWORD", "smsdesk-demo"))
+    email, password, key = seed(current_app.config["DEMO_PASSWORD"])
     click.echo(f"Dashboard login: {email} / {password}")
     click.echo("Demo API key (shown once):")
     click.echo(key)
@@ -127,13 +128,13 @@ def tick() -> None:
 
 
 @click.command("up")
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", 5000)), show_default="$PORT or 5000")
-def up(port: int) -> None:
+@click.option("--port", type=int, default=None, help="Default: $PORT, else 5000.")
+def up(port: int | None) -> None:
     """Everything on one machine: embedded Redis if REDIS_URL is unset, migrations, demo data,
     web and worker. Ctrl-C stops it all."""
     from app.devserver import run_all
 
-    run_all(port)
+    run_all(port or current_app.config["PORT"])
 
 
 def register_cli(app: Flask) -> None:

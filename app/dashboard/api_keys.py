@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import flash, redirect, url_for
 from flask_login import current_user
 
-from app.dashboard import dashboard, pending_services
+from app.dashboard import dashboard
 from app.dashboard.access import role_required
 from app.dashboard.forms import ApiKeyForm
 from app.dashboard.pages import is_htmx, owned_or_404, render
@@ -41,7 +41,7 @@ def create_api_key():
 @role_required("admin")
 def revoke_api_key(key_id: str):
     key = owned_or_404(ApiKey, key_id)
-    pending_services.revoke_api_key(key)
+    accounts.revoke_api_key(key)
     flash(f"Revoked {key.display}. Clients using it now get 401.", "success")
     if not is_htmx():
         return redirect(url_for("dashboard.api_keys"), 303)

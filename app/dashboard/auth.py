@@ -14,7 +14,7 @@ from app.dashboard import dashboard
 from app.dashboard.access import EVERYONE, public, role_required
 from app.dashboard.forms import LoginForm
 from app.dashboard.pages import is_htmx
-from app.dashboard.pending_services import authenticate, record_login
+from app.services.accounts import authenticate, record_login
 from app.extensions import db, login_manager, redis_conn
 from app.models import User
 

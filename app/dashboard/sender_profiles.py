@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, url_for
 from flask_login import current_user
 
-from app.dashboard import dashboard, pending_services
+from app.dashboard import dashboard
 from app.dashboard.access import EVERYONE, SENDER_EDITORS, role_required
 from app.dashboard.forms import SenderProfileForm
 from app.dashboard.pages import is_htmx, owned_or_404, render, show_error
@@ -67,7 +67,7 @@ def _created_message(profile: SenderProfile) -> str:
 @role_required(*SENDER_EDITORS)
 def set_default_sender_profile(profile_id: str):
     profile = owned_or_404(SenderProfile, profile_id)
-    return _change(lambda: pending_services.set_default_profile(current_user.account, profile),
+    return _change(lambda: senders.set_default_profile(current_user.account, profile),
                    f"{profile.name} is now the default sender.")
 
 
@@ -83,14 +83,14 @@ def delete_sender_profile(profile_id: str):
 @role_required("admin")
 def approve_sender_profile(profile_id: str):
     profile = owned_or_404(SenderProfile, profile_id)
-    return _change(lambda: pending_services.review_profile(profile, approve=True), f"Approved {profile.name}.")
+    return _change(lambda: senders.review_profile(profile, approve=True), f"Approved {profile.name}.")
 
 
 @dashboard.post("/sender-profiles/<profile_id>/reject")
 @role_required("admin")
 def reject_sender_profile(profile_id: str):
     profile = owned_or_404(SenderProfile, profile_id)
-    return _change(lambda: pending_services.review_profile(profile, approve=False), f"Rejected {profile.name}.")
+    return _change(lambda: senders.review_profile(profile, approve=False), f"Rejected {profile.name}.")
 
 
 def _change(action, done: str):

@@ -8,7 +8,7 @@ from app.dashboard import dashboard
 from app.dashboard.access import role_required
 from app.dashboard.forms import ROLE_CHOICES, RoleForm, UserForm
 from app.dashboard.pages import is_htmx, owned_or_404, render, show_error
-from app.dashboard.pending_services import change_role, set_active
+from app.services.accounts import change_role, set_active
 from app.extensions import db
 from app.models import User, scoped
 from app.services import accounts

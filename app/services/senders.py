@@ -108,3 +108,23 @@ def _make_default(account: Account, profile: SenderProfile) -> None:
 
 def _field(name: str, msg: str) -> dict:
     return {"loc": ["body", name], "msg": msg, "type": "value_error"}
+
+
+def set_default_profile(account: Account, profile: SenderProfile) -> None:
+    """Sends without a sender use the default, so only a profile that can send may be it."""
+    if not profile.can_send:
+        raise Conflict(f"Sender profile '{profile.name}' is {profile.approval_status}; "
+                       "only an approved profile can be the default")
+    for other in list_profiles(account):
+        other.is_default = other.id == profile.id
+    db.session.commit()
+
+
+def review_profile(profile: SenderProfile, approve: bool) -> None:
+    if approve:
+        profile.approve()
+    elif profile.is_default:
+        raise Conflict("The default sender profile cannot be rejected; make another profile the default first")
+    else:
+        profile.reject()
+    db.session.commit()

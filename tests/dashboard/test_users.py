@@ -169,7 +169,7 @@ class TestLastActiveAdmin:
     """The rule behind the page (which also never offers an admin to change themselves)."""
 
     def test_the_last_active_admin_cannot_be_demoted_or_deactivated(self, make_user, account):
-        from app.dashboard.pending_services import change_role, set_active
+        from app.services.accounts import change_role, set_active
 
         only_admin = make_user("admin")
         other_admin = make_user("admin")
@@ -182,14 +182,14 @@ class TestLastActiveAdmin:
         assert fresh(User, only_admin.id).role == "admin" and fresh(User, only_admin.id).is_active
 
     def test_with_another_active_admin_it_may(self, make_user):
-        from app.dashboard.pending_services import change_role
+        from app.services.accounts import change_role
 
         first, second = make_user("admin"), make_user("admin")
         change_role(second, first, "viewer")
         assert fresh(User, first.id).role == "viewer"
 
     def test_nobody_changes_themselves(self, make_user):
-        from app.dashboard.pending_services import change_role, set_active
+        from app.services.accounts import change_role, set_active
 
         first, _ = make_user("admin"), make_user("admin")
         with pytest.raises(Forbidden):
