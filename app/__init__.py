@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
 from app.extensions import csrf, db, init_redis, login_manager, migrate
@@ -24,6 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _exempt_api_from_csrf(app)
     _register_cli(app)
+    _trust_proxies(app)
     return app
 
 
@@ -50,6 +52,14 @@ def _exempt_api_from_csrf(app: Flask) -> None:
             html_writers.add(blueprint)
     for name in api - html_writers:
         csrf.exempt(app.blueprints[name])
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind a proxy every request would seem to come from the proxy, and one person's failed
+    sign-ins would lock out everyone; trust exactly the configured number of hops."""
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _register_cli(app: Flask) -> None:

@@ -74,6 +74,9 @@ def load() -> dict:
         "REMEMBER_COOKIE_DURATION": timedelta(days=_int("REMEMBER_COOKIE_DAYS", 14)),
         # A CSRF token lives as long as the session, so a page left open all day still submits.
         "WTF_CSRF_TIME_LIMIT": None,
+        # Reverse proxies in front of the web process: how many X-Forwarded-* hops to trust, so the
+        # client IP (login rate limit) and scheme are the real ones. 0 when clients connect directly.
+        "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
         # Failed sign-ins allowed per email and client IP within the window before answering 429.
         "LOGIN_RATE_LIMIT": _int("LOGIN_RATE_LIMIT", 10),
         "LOGIN_RATE_WINDOW_SECONDS": _int("LOGIN_RATE_WINDOW_SECONDS", 15 * 60),
