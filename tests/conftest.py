@@ -172,12 +172,15 @@ def other_account(ctx):
 @pytest.fixture
 def run_jobs(ctx):
     """Run every queued job for real, in this process, against the real Redis."""
-    from rq import SimpleWorker
+    from redis import Redis
+    from rq import Queue, SimpleWorker
 
-    from app.extensions import redis_conn
-    from app.jobs.queue import get_queue
+    # The worker gets its own connection: RQ raises the socket timeout of the connection it is
+    # given, which must not leak into the app's shared client.
+    conn = Redis.from_url(ctx.config["REDIS_URL"])
 
     def run() -> None:
-        SimpleWorker([get_queue()], connection=redis_conn()).work(burst=True, with_scheduler=False)
+        queue = Queue(ctx.config["RQ_QUEUE"], connection=conn)
+        SimpleWorker([queue], connection=conn).work(burst=True, with_scheduler=False)
 
     return run

@@ -21,19 +21,42 @@ LOCK_KEY = "smsdesk:tick-lock"
 
 
 def run_tick() -> dict:
+    """One tick. Every step runs even if an earlier one failed (a reconciler stuck on a broken
+    provider must not stop delivery reports); the first failure is raised at the end."""
+    result: dict = {}
+    errors: list[Exception] = []
+    for step in (_promote_and_sweep, _reconcile, _reports):
+        try:
+            result.update(step())
+        except Exception as exc:  # noqa: BLE001 - logged, and re-raised below
+            db.session.rollback()
+            log.exception("tick step %s failed", step.__name__)
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+    return result
+
+
+def _promote_and_sweep() -> dict:
     from app.services import dispatch as engine
-    from app.services.simulator import deliver_due_reports
 
     due = engine.promote_due()
     forgotten = engine.forgotten_batches()
     for batch_id in dict.fromkeys(due + forgotten):
         enqueue_dispatch(batch_id)
-    return {
-        "promoted_batches": len(due),
-        "re_enqueued_batches": len(forgotten),
-        "reconciled": engine.reconcile_stuck(),
-        "reports": deliver_due_reports(),
-    }
+    return {"promoted_batches": len(due), "re_enqueued_batches": len(forgotten)}
+
+
+def _reconcile() -> dict:
+    from app.services.dispatch import reconcile_stuck
+
+    return {"reconciled": reconcile_stuck()}
+
+
+def _reports() -> dict:
+    from app.services.simulator import deliver_due_reports
+
+    return {"reports": deliver_due_reports()}
 
 
 class Ticker(threading.Thread):
@@ -53,8 +76,8 @@ class Ticker(threading.Thread):
                         run_tick()
                 except RedisError as exc:
                     log.warning("tick skipped, Redis unavailable: %s", exc)
-                except Exception:
-                    log.exception("tick failed")
+                except Exception as exc:  # noqa: BLE001 - the thread must live on to tick again
+                    log.warning("tick failed: %s", exc)  # run_tick logged the traceback
                 finally:
                     db.session.remove()
 

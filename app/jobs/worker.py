@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from flask import Flask
-from rq import SimpleWorker
+from redis import Redis
+from rq import Queue, SimpleWorker
 
-from app.extensions import redis_conn
-from app.jobs.queue import get_queue
 from app.jobs.ticker import Ticker
 
 
@@ -17,6 +16,15 @@ def run_worker(app: Flask, burst: bool = False) -> None:
     if not burst:
         ticker.start()
     try:
-        SimpleWorker([get_queue()], connection=redis_conn()).work(burst=burst, with_scheduler=True)
+        connection = _worker_connection(app)
+        queue = Queue(app.config["RQ_QUEUE"], connection=connection)
+        SimpleWorker([queue], connection=connection).work(burst=burst, with_scheduler=True)
     finally:
         ticker.stop()
+
+
+def _worker_connection(app: Flask) -> Redis:
+    # A connection of its own: RQ raises the socket timeout of the connection it is given to
+    # cover its long blocking dequeue (minutes), and that must not leak into the app's shared
+    # connection, which the tick and the jobs use and which must fail fast when Redis is down.
+    return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2)

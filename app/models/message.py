@@ -175,45 +175,61 @@ class IdempotencyKey(db.Model):
     created_at: Mapped[datetime] = created_column()
 
 
-def claim_statement(dialect: str, now: datetime, limit: int, batch_id: str | None = None):
+def claim_statement(dialect: str, now: datetime, limit: int, batch_id: str | None = None,
+                    providers: tuple[str, ...] | None = None):
     """QUEUED -> SENDING for up to ``limit`` rows, returning what a provider needs.
 
     On PostgreSQL the rows are picked with ``FOR UPDATE SKIP LOCKED`` so concurrent workers take
     disjoint rows without waiting; SQLite serialises writers, and the status condition in the
     UPDATE itself makes the claim atomic there. Either way a row is claimed exactly once.
+    ``providers`` limits the claim to rows this worker can send (NULL means the default one).
     """
     table = Message.__table__
-    pick = select(table.c.id).where(table.c.status == Status.QUEUED)
+    pick = select(table.c.id).where(table.c.status == Status.QUEUED, *provider_filter(providers))
     if batch_id:
         pick = pick.where(table.c.batch_id == batch_id)
-    pick = pick.limit(limit)
-    if dialect == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
     return Message.transition(
-        Status.SENDING, table.c.id.in_(pick.scalar_subquery()), now=now, attempts=table.c.attempts + 1
+        Status.SENDING, _picked_once(dialect, pick.limit(limit)), now=now, attempts=table.c.attempts + 1
     ).returning(*OUTBOUND_COLUMNS)
 
 
-def reclaim_statement(dialect: str, now: datetime, stale_before: datetime, limit: int):
+def reclaim_statement(dialect: str, now: datetime, stale_before: datetime, limit: int,
+                      providers: tuple[str, ...] | None = None):
     """Take over rows stuck in SENDING since before ``stale_before`` (their worker died).
 
     The status does not change; ``sending_at`` is moved to now, conditionally, so of two
     reconcilers only one takes a row."""
     table = Message.__table__
-    pick = (
-        select(table.c.id)
-        .where(table.c.status == Status.SENDING, table.c.sending_at < stale_before)
-        .limit(limit)
-    )
-    if dialect == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
+    stale = (table.c.status == Status.SENDING, table.c.sending_at < stale_before)
+    pick = select(table.c.id).where(*stale, *provider_filter(providers)).limit(limit)
     return (
         update(table)
-        .where(table.c.id.in_(pick.scalar_subquery()), table.c.status == Status.SENDING,
-               table.c.sending_at < stale_before)
+        .where(_picked_once(dialect, pick), *stale)
         .values(sending_at=now, attempts=table.c.attempts + 1)
         .returning(*OUTBOUND_COLUMNS, table.c.attempts)
     )
+
+
+def provider_filter(providers: tuple[str, ...] | None) -> tuple:
+    """Conditions for rows whose provider is one of ``providers`` (all rows when None)."""
+    if providers is None:
+        return ()
+    column = Message.__table__.c.provider
+    return (or_(column.is_(None), column.in_(providers)),)
+
+
+def _picked_once(dialect: str, pick):
+    """``id IN (the rows pick selects)``, with ``pick`` (which has a LIMIT) evaluated once."""
+    table = Message.__table__
+    if dialect != "postgresql":
+        # SQLite evaluates an uncorrelated IN (subquery) once, into a temporary index.
+        return table.c.id.in_(pick.scalar_subquery())
+    # PostgreSQL may plan a plain IN (subquery) as a semi-join that re-runs the subquery for
+    # every row it updates; with SKIP LOCKED each re-run skips the rows this UPDATE already
+    # changed and picks new ones, so LIMIT stops limiting and one claim takes every row.
+    # A MATERIALIZED CTE runs exactly once.
+    picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+    return table.c.id.in_(select(picked.c.id))
 
 
 OUTBOUND_COLUMNS = tuple(

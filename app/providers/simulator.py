@@ -13,6 +13,7 @@ asynchronously. Behaviour is configured with ``SIMULATOR_*`` settings:
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,9 @@ from app.models import SimulatorSubmission, utcnow
 from app.providers.base import Outbound, Report, SendResult
 
 EXPIRED = ("EXPIRED", "Message validity period expired")
+# ASCII only: str.isdigit() also accepts e.g. "²" or Arabic-Indic digits, which no E.164 number
+# ends with, so such a rule would be accepted and silently never match.
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def parse_fail_rules(spec: str) -> list[FailRule]:
     for item in filter(None, (part.strip() for part in (spec or "").split(";"))):
         suffix, _, rest = item.partition("=")
         code, _, text = rest.partition(":")
-        if not suffix.strip().isdigit() or not code.strip():
+        if not _DIGITS.fullmatch(suffix.strip()) or not code.strip():
             raise ValueError(f"SIMULATOR_FAIL_RULES: cannot read '{item}'; write suffix=CODE:text")
         rules.append(FailRule(suffix.strip(), code.strip(), text.strip() or code.strip()))
     return rules
@@ -127,10 +131,15 @@ def take_due_reports(limit: int = 1000) -> list[Report]:
         .limit(limit)
     )
     if db.session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        # Picked once, in a MATERIALIZED CTE: as a plain IN (subquery) PostgreSQL may re-run the
+        # SKIP LOCKED pick for every row it updates, and LIMIT then stops limiting.
+        picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+        due_now = table.c.reference.in_(select(picked.c.reference))
+    else:
+        due_now = table.c.reference.in_(due.scalar_subquery())
     stmt = (
         update(table)
-        .where(table.c.reference.in_(due.scalar_subquery()), table.c.reported_at.is_(None))
+        .where(due_now, table.c.reported_at.is_(None))
         .values(reported_at=now)
         .returning(table.c.reference, table.c.provider_message_id, table.c.outcome,
                    table.c.error_code, table.c.error_message)

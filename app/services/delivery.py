@@ -1,7 +1,7 @@
 """Applying delivery reports from any provider to our messages."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 
 from app.extensions import db
 from app.models import DeliveryReport, Message, Status, new_id, utcnow
@@ -14,25 +14,50 @@ def apply_reports(provider_code: str, reports: list[Report]) -> int:
     """Record every report and move the messages it concerns to DELIVERED or FAILED.
 
     Runs in the caller's transaction (the caller commits). A report for a message already in a
-    final state is kept in ``delivery_reports`` but changes nothing: the transition's status
-    condition refuses it. Returns how many reports were recorded.
+    final state is kept in ``delivery_reports`` (``applied`` false) but changes nothing: the
+    transition's status condition refuses it. Returns how many reports were recorded.
     """
     reports = [r for r in reports if r.status in (Status.DELIVERED, Status.FAILED)]
     if not reports:
         return 0
     ids = _message_ids(provider_code, reports)
     now = utcnow()
-    db.session.execute(insert(DeliveryReport.__table__), [
-        {"id": new_id(), "message_id": ids.get(_key(r)), "provider": provider_code,
-         "provider_message_id": r.provider_message_id, "status": r.status, "error_code": r.error_code,
-         "error_message": r.error_message, "received_at": now}
-        for r in reports
-    ])
     for status in (Status.DELIVERED, Status.FAILED):
         params = [_params(r, ids[_key(r)]) for r in reports if r.status == status and _key(r) in ids]
         if params:
             db.session.execute(_report_transition(status, now), params)
+    moved = _moved_now(sorted(set(ids.values())), now)
+    db.session.execute(insert(DeliveryReport.__table__), [
+        {"id": new_id(), "message_id": ids.get(_key(r)), "provider": provider_code,
+         "provider_message_id": r.provider_message_id, "status": r.status, "error_code": r.error_code,
+         "error_message": r.error_message, "applied": _claim_applied(moved, ids.get(_key(r)), r.status),
+         "received_at": now}
+        for r in reports
+    ])
     return len(reports)
+
+
+def _moved_now(message_ids: list[str], now) -> dict[str, str]:
+    """The messages that the transitions just made moved, with their new status.
+
+    The bulk UPDATEs run as executemany, which cannot say which rows matched; a row moved by
+    them carries this call's ``now`` (to the microsecond) in the stamp of its new status."""
+    if not message_ids:
+        return {}
+    stmt = select(_TABLE.c.id, _TABLE.c.status).where(
+        _TABLE.c.id.in_(message_ids),
+        or_(and_(_TABLE.c.status == Status.DELIVERED, _TABLE.c.delivered_at == now),
+            and_(_TABLE.c.status == Status.FAILED, _TABLE.c.failed_at == now)),
+    )
+    return dict(db.session.execute(stmt).all())
+
+
+def _claim_applied(moved: dict[str, str], message_id: str | None, status: str) -> bool:
+    # Only one report per message can have moved it: a duplicate within the same call is not.
+    if message_id is not None and moved.get(message_id) == status:
+        del moved[message_id]
+        return True
+    return False
 
 
 def _key(report: Report) -> str:

@@ -12,12 +12,12 @@ from collections import defaultdict
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, distinct, select
+from sqlalchemy import bindparam, select
 
 from app.extensions import db, redis_conn
 from app.models import Message, Status, utcnow
-from app.models.message import claim_statement, reclaim_statement
-from app.providers import Outbound, SendResult, get_provider
+from app.models.message import claim_statement, provider_filter, reclaim_statement
+from app.providers import REGISTRY, Outbound, SendResult, get_provider
 from app.services.throttle import wait_for_capacity
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ _TABLE = Message.__table__
 
 def dispatch(batch_id: str | None = None) -> int:
     """Send QUEUED messages (of one batch, or any) until none are left; returns how many."""
-    size = current_app.config["DISPATCH_BATCH_SIZE"]
+    size = _claim_size(current_app.config)
     handled = 0
     while rows := _claim(batch_id, size):
         for provider_code, group in _by_provider(rows).items():
@@ -35,11 +35,28 @@ def dispatch(batch_id: str | None = None) -> int:
     return handled
 
 
+def _claim_size(config) -> int:
+    """Rows per claim. When throttled, no more than one second's budget: claimed rows wait in
+    SENDING for the throttle, and rows waiting there longer than ``SENDING_TIMEOUT_SECONDS``
+    would be taken for a dead worker's and re-submitted by the reconciler."""
+    size = config["DISPATCH_BATCH_SIZE"]
+    per_second = config["THROTTLE_PER_SECOND"]
+    return min(size, per_second) if per_second > 0 else size
+
+
 def _claim(batch_id: str | None, size: int) -> list:
     dialect = db.session.get_bind().dialect.name
-    rows = db.session.execute(claim_statement(dialect, utcnow(), size, batch_id)).all()
+    stmt = claim_statement(dialect, utcnow(), size, batch_id, known_providers())
+    rows = db.session.execute(stmt).all()
     db.session.commit()
     return rows
+
+
+def known_providers() -> tuple[str, ...]:
+    """The providers this worker can send through. Rows for any other provider (written by a
+    newer web process during a rolling deploy, say) are left for a worker that knows it: they
+    wait as QUEUED rather than being failed, or blocking the reconciler on every tick."""
+    return tuple(sorted(REGISTRY))
 
 
 def _by_provider(rows) -> dict[str, list]:
@@ -86,25 +103,36 @@ def record_results(provider_code: str, results: list[SendResult]) -> None:
     db.session.commit()
 
 
-def promote_due() -> list[str]:
-    """SCHEDULED -> QUEUED for every message whose time has come; returns the batches to dispatch."""
+def promote_due() -> list[str | None]:
+    """SCHEDULED -> QUEUED for every message whose time has come; returns the batches to dispatch
+    (``None`` stands for rows without a batch: ``dispatch(None)`` takes any QUEUED row)."""
     now = utcnow()
     stmt = Message.transition(Status.QUEUED, _TABLE.c.scheduled_at <= now, now=now).returning(_TABLE.c.batch_id)
     batches = {row.batch_id for row in db.session.execute(stmt)}
     db.session.commit()
-    return sorted(b for b in batches if b)
+    return _batch_order(batches)
 
 
-def forgotten_batches(limit: int = 100) -> list[str]:
+def forgotten_batches(limit: int = 100) -> list[str | None]:
     """Batches with rows QUEUED for longer than a dispatch job should take to start: their job was
-    lost (Redis down or restarted without persistence) and must be enqueued again."""
+    lost (Redis down or restarted without persistence) and must be enqueued again.
+
+    A batch whose job is merely late (workers busy) is enqueued once more as well; that is
+    harmless, because a claim is atomic and a surplus job finds nothing left to claim."""
     cutoff = utcnow() - timedelta(seconds=current_app.config["SWEEP_AFTER_SECONDS"])
     stmt = (
-        select(distinct(_TABLE.c.batch_id))
-        .where(_TABLE.c.status == Status.QUEUED, _TABLE.c.queued_at < cutoff)
+        select(_TABLE.c.batch_id)
+        .where(_TABLE.c.status == Status.QUEUED, _TABLE.c.queued_at < cutoff, *provider_filter(known_providers()))
+        .distinct()
         .limit(limit)
     )
-    return [b for b in db.session.scalars(stmt) if b]
+    return _batch_order(db.session.scalars(stmt))
+
+
+def _batch_order(batches) -> list[str | None]:
+    # Rows without a batch must not be forgotten either; their job is dispatch(None), run last.
+    batches = set(batches)
+    return sorted(b for b in batches if b) + ([None] if None in batches else [])
 
 
 def reconcile_stuck(limit: int = 500) -> int:
@@ -114,7 +142,7 @@ def reconcile_stuck(limit: int = 500) -> int:
     now = utcnow()
     stale_before = now - timedelta(seconds=config["SENDING_TIMEOUT_SECONDS"])
     dialect = db.session.get_bind().dialect.name
-    rows = db.session.execute(reclaim_statement(dialect, now, stale_before, limit)).all()
+    rows = db.session.execute(reclaim_statement(dialect, now, stale_before, limit, known_providers())).all()
     db.session.commit()
     for provider_code, group in _by_provider(rows).items():
         _settle(provider_code, group, config["MAX_SEND_ATTEMPTS"])
@@ -123,9 +151,12 @@ def reconcile_stuck(limit: int = 500) -> int:
 
 def _settle(provider_code: str, rows: list, max_attempts: int) -> None:
     provider = get_provider(provider_code)
+    # ``query`` is optional: a provider that cannot answer gets the same reference again and
+    # must de-duplicate it itself.
+    query = getattr(provider, "query", None) or (lambda reference: None)
     known, unknown = [], []
     for row in rows:
-        answer = provider.query(row.id)
+        answer = query(row.id)
         (known if answer else unknown).append(answer or row)
     retry = [row for row in unknown if row.attempts <= max_attempts]
     given_up = [
