@@ -102,11 +102,14 @@ def delete_sender_profile(profile_id: str):
     return jsonify({"message": "Sender profile deleted", "id": profile_id})
 
 
+def _status_json() -> dict:
+    status = usage.service_status(g.account)
+    return {**status, "default_sender": profile_brief(status["default_sender"])}
+
+
 @sms.get("/status")
 def service_status():
-    status = usage.service_status(g.account)
-    status["default_sender"] = profile_brief(status["default_sender"])
-    return jsonify(status)
+    return jsonify(_status_json())
 
 
 @sms.get("/usage")
@@ -117,6 +120,12 @@ def get_usage():
 @sms.get("/stats")
 def get_stats():
     return jsonify(usage.stats(g.account))
+
+
+@sms.get("/overview")
+def get_overview():
+    """The guide's "monitor overall usage" call: /status, this month's /usage and /stats in one answer."""
+    return jsonify({**_status_json(), "usage": usage.usage(g.account, None), "stats": usage.stats(g.account)})
 
 
 @sms.get("/pricing")

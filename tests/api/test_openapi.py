@@ -562,8 +562,14 @@ def test_usage_and_stats(client, auth, traffic):
     assert stats.status_code == 200 and stats.json["status_breakdown"]["DELIVERED"] == 1
 
 
+def test_overview(client, auth, traffic):
+    overview = call(client, "get", sms("/overview"), headers=auth)
+    assert overview.status_code == 200 and overview.json["default_sender"]["is_default"] is True
+    assert overview.json["usage"]["messages_sent"] >= 2 and overview.json["stats"]["status_breakdown"]["DELIVERED"] == 1
+
+
 def test_empty_account_figures(client, auth):
-    for path in ("/usage", "/stats", "/status", "/messages"):
+    for path in ("/usage", "/stats", "/status", "/overview", "/messages"):
         assert call(client, "get", sms(path), headers=auth).status_code == 200
 
 
@@ -608,7 +614,7 @@ def test_dashboard_mirror_with_bearer(client, api_key, auth, traffic):
     assert call(client, "get", dashboard("/sender-profiles"), headers=bearer).status_code == 200
     assert call(client, "delete", dashboard("/sender-profiles/{profile_id}"),
                 path_params={"profile_id": created.json["id"]}, headers=bearer).status_code == 200
-    for path in ("/status", "/usage", "/stats", "/pricing", "/pricing/messages"):
+    for path in ("/status", "/usage", "/stats", "/overview", "/pricing", "/pricing/messages"):
         assert call(client, "get", dashboard(path), headers=bearer).status_code == 200
     assert call(client, "get", dashboard("/messages/{message_id}"), path_params={"message_id": "nope"},
                 headers=bearer).status_code == 404

@@ -1,0 +1,95 @@
+"""Assembly of the document: paths (with the /v1/dashboard/sms mirror), components, tags, info.
+
+Every ``/v1/sms/...`` operation is also served under ``/v1/dashboard/sms/...`` by the same handler;
+those mirror operations are generated from the ``/v1/sms`` ones (distinct operationIds, bearer
+security), never written twice.
+"""
+from __future__ import annotations
+
+import copy
+from functools import cache
+
+from app.api.openapi.builders import API_VERSION, BEARER_SECURITY, OPENAPI_VERSION, error_schemas
+from app.api.openapi.contact_operations import contact_operations
+from app.api.openapi.meta_operations import meta_operations, meta_response_schemas
+from app.api.openapi.parameters import PARAMETERS
+from app.api.openapi.request_bodies import REQUEST_MODELS, ContactBody, request_schema
+from app.api.openapi.responses_contacts import contact_response_schemas
+from app.api.openapi.responses_sms import sms_response_schemas
+from app.api.openapi.sms_operations import sms_operations
+
+SMS_PREFIX = "/v1/sms"
+MIRROR_PREFIX = "/v1/dashboard/sms"
+
+
+def mirror(operation: dict, method: str, path: str) -> dict:
+    """The /v1/dashboard/sms twin of a /v1/sms operation: same handler, other id and auth."""
+    twin = copy.deepcopy(operation)
+    op_id = operation["operationId"]
+    twin["operationId"] = "dashboard" + op_id[0].upper() + op_id[1:]
+    twin["tags"] = ["Dashboard mirror"]
+    twin["description"] = (f"The same operation as {method.upper()} {path} (operationId {op_id}), at the path "
+                           "the WAYSCloud guide uses; authenticated with Authorization: Bearer <key> "
+                           "(X-API-Key is accepted too).\n\n"
+                           + operation["description"])
+    twin["security"] = copy.deepcopy(BEARER_SECURITY)
+    return twin
+
+
+INFO_DESCRIPTION = """A WAYSCloud-compatible SMS API.
+
+Authentication: a service API key in the X-API-Key header (wayscloud_sms_<key id>_<secret>), or the same key as Authorization: Bearer <key>. Missing or invalid credentials: 401.
+
+Contacts: the contact directory under /v1/contacts (contacts, groups, memberships) uses the same authentication, errors and paging.
+
+Errors: a JSON body {"detail": "...", "error": {"code", "message"}}; field validation problems are also listed in "errors" as {"loc", "msg", "type"}. 401 unauthenticated, 404 not found (also another account's object), 409 conflict or wrong state, 413 body too large, 422 invalid input. Unknown JSON fields are ignored.
+
+Times are UTC, ISO 8601 with Z. List endpoints page with page (1-based) and page_size or per_page (default 50, max 500).
+
+Every /v1/sms/... operation is also served under /v1/dashboard/sms/... (the paths of the WAYSCloud guide) by the same handler; only authentication differs (bearer token)."""
+
+TAGS = [
+    {"name": "SMS", "description": "Send, estimate, list, get and cancel messages"},
+    {"name": "Sender profiles", "description": "The sender IDs an account may send from"},
+    {"name": "Usage and pricing", "description": "Status, usage for billing, statistics and prices"},
+    {"name": "Contacts", "description": "The contact directory"},
+    {"name": "Contact groups", "description": "Named groups of contacts and their members"},
+    {"name": "Meta", "description": "Liveness, health and this document"},
+    {"name": "Dashboard mirror", "description": "The /v1/sms operations under /v1/dashboard/sms"},
+]
+
+
+@cache
+def openapi_document() -> dict:
+    paths: dict = {}
+    for op in sms_operations():
+        paths.setdefault(SMS_PREFIX + op.path, {})[op.method] = op.document()
+    for path, operations in list(paths.items()):
+        twin_path = MIRROR_PREFIX + path[len(SMS_PREFIX):]
+        for method, operation in operations.items():
+            paths.setdefault(twin_path, {})[method] = mirror(operation, method, path)
+    for op in [*contact_operations(), *meta_operations()]:
+        paths.setdefault(op.path, {})[op.method] = op.document()
+
+    schemas = {model.__name__: request_schema(model) for model in REQUEST_MODELS if model is not None}
+    schemas.update(error_schemas())
+    schemas.update(sms_response_schemas())
+    schemas.update(meta_response_schemas())
+    if ContactBody is not None:
+        schemas.update(contact_response_schemas())
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": "smsdesk SMS API", "version": API_VERSION, "description": INFO_DESCRIPTION},
+        "tags": TAGS,
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "parameters": PARAMETERS,
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                           "description": "Service API key: wayscloud_sms_<key id>_<secret>"},
+                "Bearer": {"type": "http", "scheme": "bearer",
+                           "description": "Authorization: Bearer <key>: the service API key as a bearer token"},
+            },
+        },
+    }
