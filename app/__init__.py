@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
 from app.extensions import csrf, db, init_redis, login_manager, migrate
+from app.text import refuse_unsafe_request_text
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -22,6 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_redis(app)
     login_manager.init_app(app)
     csrf.init_app(app)
+    app.before_request(refuse_unsafe_request_text)
     _register_blueprints(app)
     _exempt_api_from_csrf(app)
     _register_cli(app)

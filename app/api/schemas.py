@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
+from app.text import text_problem
+
 MAX_TO_ENTRIES = 10_000  # a bound on work per request; the recipient limit is checked after expansion
 
 
@@ -14,12 +16,12 @@ class Body(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def no_nul(cls, value):
-        # PostgreSQL cannot store NUL in text, and no SMS, name or reference needs it: refuse it
-        # here, with the field's name, rather than fail at the database with a 500.
+    def storable_text(cls, value):
+        # Refused here, with the field's name, rather than failing at the database with a 500.
         texts = value if isinstance(value, list) else [value]
-        if any(isinstance(text, str) and "\x00" in text for text in texts):
-            raise ValueError("must not contain NUL characters (\\u0000)")
+        for text in texts:
+            if isinstance(text, str) and (problem := text_problem(text)):
+                raise ValueError(problem)
         return value
 
 

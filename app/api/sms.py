@@ -11,7 +11,7 @@ from app.api.params import message_filter, page_envelope, paging
 from app.api.schemas import EstimateBody, SendBody, SenderProfileBody
 from app.api.serializers import message_json, profile_brief, profile_json
 from app.services import idempotency, messages, senders, usage
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Invalid
 from app.services.pricing import estimate, message_price_table, price_list
 from app.services.send import SendRequest, send
 
@@ -21,15 +21,6 @@ sms = Blueprint("sms", __name__)
 @sms.before_request
 def _authenticate() -> None:
     authenticate()
-
-
-@sms.before_request
-def _refuse_nul() -> None:
-    """NUL cannot reach a PostgreSQL text comparison (it errors); no id or filter contains one."""
-    if "\x00" in request.path:
-        raise NotFound("Not found")
-    if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
-        raise Invalid("Query parameters must not contain NUL characters", code="invalid_query")
 
 
 def json_body() -> dict:
