@@ -23,12 +23,22 @@ def create_app(config: dict | None = None) -> Flask:
     init_redis(app)
     login_manager.init_app(app)
     csrf.init_app(app)
+    _check_provider(app)
     app.before_request(refuse_unsafe_request_text)
     _register_blueprints(app)
     _exempt_api_from_csrf(app)
     _register_cli(app)
     _trust_proxies(app)
     return app
+
+
+def _check_provider(app: Flask) -> None:
+    """Fail at start, not by leaving every accepted message QUEUED for a provider nobody knows."""
+    from app.providers import REGISTRY
+
+    if app.config["SMS_PROVIDER"] not in REGISTRY:
+        raise RuntimeError(f"SMS_PROVIDER={app.config['SMS_PROVIDER']!r} is not a known provider; "
+                           f"use one of {', '.join(sorted(REGISTRY))}")
 
 
 def _register_blueprints(app: Flask) -> None:

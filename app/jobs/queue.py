@@ -37,3 +37,20 @@ def enqueue_dispatch(batch_id: str | None) -> bool:
 
 def enqueue_simulator_reports(delay: float) -> bool:
     return _enqueue("app.jobs.tasks.simulator_reports", delay=delay)
+
+
+def enqueue_contact_import(import_id: str) -> bool:
+    # A big file is one long transaction (all or nothing); give it far longer than RQ's default.
+    return _enqueue("app.jobs.tasks.import_contacts", import_id, job_timeout=3600)
+
+
+def enqueue_dispatch_once(batch_id: str | None, hold_seconds: int) -> bool:
+    """Enqueue a dispatch job for a batch the sweeper found waiting, unless one was enqueued for it
+    within ``hold_seconds``: a backlog must not grow by one surplus job per batch on every tick."""
+    try:
+        fresh = redis_conn().set(f"smsdesk:swept:{batch_id}", "1", nx=True, ex=max(1, hold_seconds))
+    except RedisError as exc:
+        log.warning("sweeper cannot reach Redis (%s)", exc)
+        return False
+    return bool(fresh) and enqueue_dispatch(batch_id)
+

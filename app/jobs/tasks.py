@@ -54,3 +54,10 @@ def tick() -> dict:
     from app.jobs.ticker import run_tick
 
     return run_tick()
+
+
+@in_app
+def import_contacts(import_id: str) -> dict | None:
+    from app.services.contact_import import run
+
+    return run(import_id)

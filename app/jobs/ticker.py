@@ -10,11 +10,11 @@ import logging
 import threading
 import time
 
-from flask import Flask
+from flask import Flask, current_app
 from redis.exceptions import RedisError
 
 from app.extensions import db, redis_conn
-from app.jobs.queue import enqueue_dispatch
+from app.jobs.queue import enqueue_dispatch, enqueue_dispatch_once
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "smsdesk:tick-lock"
@@ -25,7 +25,7 @@ def run_tick() -> dict:
     provider must not stop delivery reports); the first failure is raised at the end."""
     result: dict = {}
     errors: list[Exception] = []
-    for step in (_promote_and_sweep, _reconcile, _reports):
+    for step in (_promote_and_sweep, _reconcile, _reports, _housekeeping):
         try:
             result.update(step())
         except Exception as exc:  # noqa: BLE001 - logged, and re-raised below
@@ -41,9 +41,12 @@ def _promote_and_sweep() -> dict:
     from app.services import dispatch as engine
 
     due = engine.promote_due()
-    forgotten = engine.forgotten_batches()
-    for batch_id in dict.fromkeys(due + forgotten):
+    forgotten = [b for b in engine.forgotten_batches() if b not in due]
+    for batch_id in due:
         enqueue_dispatch(batch_id)
+    hold = current_app.config["SWEEP_AFTER_SECONDS"]
+    for batch_id in forgotten:
+        enqueue_dispatch_once(batch_id, hold)
     return {"promoted_batches": len(due), "re_enqueued_batches": len(forgotten)}
 
 
@@ -57,6 +60,18 @@ def _reports() -> dict:
     from app.services.simulator import deliver_due_reports
 
     return {"reports": deliver_due_reports()}
+
+
+HOUSEKEEPING_EVERY_SECONDS = 3600
+
+
+def _housekeeping() -> dict:
+    """Hourly, whoever ticks: forget Idempotency-Keys past their time to live."""
+    from app.services.idempotency import purge_expired
+
+    if not redis_conn().set("smsdesk:housekeeping", "1", nx=True, ex=HOUSEKEEPING_EVERY_SECONDS):
+        return {}
+    return {"idempotency_keys_purged": purge_expired()}
 
 
 class Ticker(threading.Thread):

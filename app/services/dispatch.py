@@ -71,6 +71,7 @@ def submit(provider_code: str, rows: list) -> None:
     whole, the rows stay SENDING for the reconciler: we cannot know what the provider received."""
     provider = get_provider(provider_code)
     wait_for_capacity(redis_conn(), provider_code, len(rows), current_app.config["THROTTLE_PER_SECOND"])
+    _renew_claim(rows)
     batch = [Outbound(row.id, row.to_number, row.from_number, row.body) for row in rows]
     try:
         results = provider.send(batch)
@@ -78,6 +79,19 @@ def submit(provider_code: str, rows: list) -> None:
         log.exception("provider %s failed a batch of %d; leaving it to the reconciler", provider_code, len(batch))
         return
     record_results(provider_code, results)
+
+
+def _renew_claim(rows: list) -> None:
+    """Stamp ``sending_at`` again right before the provider call. The reconciler takes rows SENDING
+    for longer than ``SENDING_TIMEOUT_SECONDS`` for a dead worker's; a live worker that waited on
+    the throttle must not look dead, or its rows would be submitted twice. (A provider call must
+    itself time out well within that timeout.)"""
+    db.session.execute(
+        _TABLE.update()
+        .where(_TABLE.c.id.in_([row.id for row in rows]), _TABLE.c.status == Status.SENDING)
+        .values(sending_at=utcnow())
+    )
+    db.session.commit()
 
 
 def record_results(provider_code: str, results: list[SendResult]) -> None:
@@ -135,10 +149,12 @@ def _batch_order(batches) -> list[str | None]:
     return sorted(b for b in batches if b) + ([None] if None in batches else [])
 
 
-def reconcile_stuck(limit: int = 500) -> int:
+def reconcile_stuck(limit: int | None = None) -> int:
     """Settle rows stuck in SENDING: recorded as SENT if the provider has them, else re-submitted
-    with the same reference, and FAILED after ``MAX_SEND_ATTEMPTS``."""
+    with the same reference, and FAILED after ``MAX_SEND_ATTEMPTS``. At most one claim's worth at
+    a time, so a re-submission fits the throttle like any other batch."""
     config = current_app.config
+    limit = limit or _claim_size(config)
     now = utcnow()
     stale_before = now - timedelta(seconds=config["SENDING_TIMEOUT_SECONDS"])
     dialect = db.session.get_bind().dialect.name

@@ -6,11 +6,13 @@ import threading
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db, redis_conn
 from app.jobs.queue import enqueue_dispatch, get_queue
 from app.jobs.ticker import run_tick
 from app.models import Message, Status, utcnow
+from app.providers import SendResult
 from app.providers.simulator import SimulatorProvider, _fraction, summary
 from app.services import dispatch as engine
 from app.services import throttle
@@ -262,6 +264,15 @@ def test_sweeper_re_enqueues_forgotten_batches(make_messages, settings, run_jobs
     assert statuses(fresh) == {Status.QUEUED: 2}
 
 
+def test_sweeper_enqueues_a_waiting_batch_once_per_sweep_period(make_messages, settings):
+    """Workers busy, batch waiting: ticks must not add a surplus job for it every time."""
+    settings(SWEEP_AFTER_SECONDS=30)
+    make_messages(3, queued_at=ago(60))  # written without a job: as if Redis lost it
+    for _ in range(5):
+        run_tick()
+    assert len(get_queue()) == 1
+
+
 def test_sweeper_takes_rows_without_a_batch(make_messages, settings, run_jobs):
     settings(SWEEP_AFTER_SECONDS=30)
     ids = make_messages(2, queued_at=ago(60), batch_id=None)
@@ -320,6 +331,24 @@ def test_reconciler_leaves_recent_sending_rows_alone(make_messages, settings):
     assert engine.reconcile_stuck() == 0
     assert statuses(ids) == {Status.SENDING: 2}
     assert submissions() == {}
+
+
+def test_a_worker_that_waited_on_the_throttle_renews_its_claim(make_messages, settings, monkeypatch):
+    """Rows claimed long ago by a live worker (it waited on the throttle) get a fresh sending_at
+    right before the provider call, so the reconciler does not take them for a dead worker's."""
+    settings(SENDING_TIMEOUT_SECONDS=120)
+    ids = make_messages(3, status=Status.SENDING, sending_at=ago(600))
+    seen = {}
+
+    def provider_call(batch):
+        seen["reclaimable"] = engine.reconcile_stuck()  # the tick, during the provider call
+        return [SendResult(item.reference, "p-" + item.reference) for item in batch]
+
+    monkeypatch.setattr(SimulatorProvider, "send", lambda self, batch: provider_call(batch))
+    rows = db.session.execute(select(Message.__table__).where(Message.id.in_(ids))).all()
+    engine.submit("simulator", rows)
+    assert seen["reclaimable"] == 0
+    assert statuses(ids) == {Status.SENT: 3}
 
 
 def test_reconciler_gives_up_after_max_attempts(make_messages, settings):
