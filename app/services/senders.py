@@ -31,6 +31,11 @@ def create_profile(account: Account, name: str, sender_id: str, *, allow_reply: 
         raise Invalid("A custom alphanumeric sender ID requires brand_confirmation: true "
                       "(confirm that you own or may use the brand)", code="brand_confirmation_required")
     approved = not custom or current_app.config["AUTO_APPROVE_SENDERS"]
+    if is_default and not approved:
+        # Sends without a sender use the default, so it must be able to send (set_default_profile).
+        raise Invalid("A sender profile that waits for approval cannot be the default; create it "
+                      "without is_default and make it the default once approved",
+                      code="sender_not_approved")
     profile = SenderProfile(
         account_id=account.id, name=name, sender_id=parsed.value, is_custom_sender=custom,
         allow_reply=bool(allow_reply), approval_status="approved" if approved else "pending",
@@ -51,8 +56,11 @@ def delete_profile(account: Account, profile_id: str) -> None:
     if not others:
         raise Conflict("The only sender profile cannot be deleted; create another one first")
     if profile.is_default:
-        # The account must always have a default; hand it to the oldest approved profile.
-        successor = next((p for p in others if p.can_send), others[0])
+        # The account must always have a default that can send; hand it to the oldest approved one.
+        successor = next((p for p in others if p.can_send), None)
+        if successor is None:
+            raise Conflict("The default sender profile cannot be deleted while no other profile is "
+                           "approved to take its place")
         successor.is_default = True
     db.session.delete(profile)
     db.session.commit()

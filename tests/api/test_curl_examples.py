@@ -155,12 +155,17 @@ def test_guide_sender_profile_example_needs_brand_confirmation(client, bearer):
     response = post(client, "/v1/dashboard/sms/sender-profiles", GUIDE_SENDER_PROFILE, bearer)
     assert response.status_code == 422
     assert "brand_confirmation: true" in response.json["detail"]
-    confirmed = json.dumps({**json.loads(GUIDE_SENDER_PROFILE), "brand_confirmation": True})
-    response = post(client, "/v1/dashboard/sms/sender-profiles", confirmed, bearer)
+    # Confirmed, it still waits for approval, and a profile that cannot send cannot be the default
+    # (sends without a sender would fail): created without is_default, it is accepted as pending.
+    confirmed = {**json.loads(GUIDE_SENDER_PROFILE), "brand_confirmation": True}
+    response = post(client, "/v1/dashboard/sms/sender-profiles", json.dumps(confirmed), bearer)
+    assert response.status_code == 422
+    assert "approval" in response.json["detail"]
+    response = post(client, "/v1/dashboard/sms/sender-profiles", json.dumps({**confirmed, "is_default": False}), bearer)
     assert response.status_code in (200, 201), response.json
     profile = response.json
     assert (profile["name"], profile["sender_id"], profile["is_default"], profile["is_custom_sender"],
-            profile["approval_status"]) == ("notifications", "WAYSCloud", True, True, "pending")
+            profile["approval_status"]) == ("notifications", "WAYSCloud", False, True, "pending")
 
 
 @pytest.mark.parametrize("example, to, customer_ref", [

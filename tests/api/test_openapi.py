@@ -520,7 +520,7 @@ def test_sender_profiles(client, auth):
                   json={"name": "support", "sender_id": "+4798765432", "allow_reply": True})
     assert number.status_code == 201 and number.json["approval_status"] == "approved"
     brand = call(client, "post", sms("/sender-profiles"), headers=auth,
-                 json={"name": "marketing", "sender_id": "MyBrand", "brand_confirmation": True, "is_default": True})
+                 json={"name": "marketing", "sender_id": "MyBrand", "brand_confirmation": True})
     assert brand.status_code == 201 and brand.json["is_custom_sender"] and brand.json["approval_status"] == "pending"
     assert len(call(client, "get", sms("/sender-profiles"), headers=auth).json) == 3
     for body in ({"sender_id": "MyBrand"}, {"name": "x", "sender_id": "MyBrand"},

@@ -123,6 +123,21 @@ def test_null_optional_flags_take_their_defaults(client, auth):
     assert (response.json["allow_reply"], response.json["is_default"]) == (False, False)
 
 
+def test_a_pending_profile_cannot_be_the_default(client, auth):
+    response = create(client, auth, name="brand", sender_id="MyBrand", brand_confirmation=True, is_default=True)
+    assert response.status_code == 422
+    assert "approval" in response.json["detail"]
+    assert [p["name"] for p in profiles(client, auth)] == ["default"]
+
+
+def test_the_default_cannot_go_while_only_pending_profiles_remain(client, auth):
+    create(client, auth, name="brand", sender_id="MyBrand", brand_confirmation=True)
+    (default,) = [p for p in profiles(client, auth) if p["is_default"]]
+    response = client.delete(f"/v1/sms/sender-profiles/{default['id']}", headers=auth)
+    assert response.status_code == 409
+    assert "approved" in response.json["detail"]
+
+
 def test_is_default_moves_the_default(client, auth):
     old = default_of(client, auth)
     new = create(client, auth, name="n", sender_id="+4791234567", is_default=True).json
