@@ -40,23 +40,34 @@ def _database_url() -> str:
     return url
 
 
-def _secret_key() -> str:
-    """A stable key for sessions: from the environment, else one generated once into var/."""
+def _secret_key(database_url: str) -> str:
+    """Sessions are signed with SECRET_KEY. A one-machine SQLite install gets one generated into
+    var/; anything else (PostgreSQL, so possibly several web machines) must set the same key
+    everywhere, or sessions signed on one machine fail on the next."""
     if key := os.environ.get("SECRET_KEY"):
         return key
+    if not database_url.startswith("sqlite"):
+        raise RuntimeError("SECRET_KEY must be set when DATABASE_URL is not SQLite "
+                           "(every web process must sign sessions with the same key)")
     path = VAR_DIR / "secret_key"
-    if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: of several processes starting at once, one writes the key and all read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
 def load() -> dict:
     """Read the environment once into a plain dict for ``app.config``."""
+    database_url = _database_url()
     return {
-        "SECRET_KEY": _secret_key(),
-        "SQLALCHEMY_DATABASE_URI": _database_url(),
+        "SECRET_KEY": _secret_key(database_url),
+        "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "smsdesk"),
@@ -94,6 +105,10 @@ def load() -> dict:
         "SCHEDULE_GRACE_SECONDS": _int("SCHEDULE_GRACE_SECONDS", 300),
         "IDEMPOTENCY_TTL_HOURS": _int("IDEMPOTENCY_TTL_HOURS", 24),
         "ALLOW_HTTP_CALLBACKS": _bool("ALLOW_HTTP_CALLBACKS", False),
+        # Hosts a callback may point at although they are local or private (development, tests).
+        "WEBHOOK_ALLOWED_HOSTS": frozenset(
+            h.strip().lower() for h in os.environ.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
+        ),
         # Dispatch engine
         "SMS_PROVIDER": os.environ.get("SMS_PROVIDER", "simulator"),
         "DISPATCH_BATCH_SIZE": _int("DISPATCH_BATCH_SIZE", 500),

@@ -39,6 +39,7 @@ def _embedded_redis() -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(VAR_DIR), "--logfile", str(VAR_DIR / "redis.log")],
+        start_new_session=True,
     )
     _wait_for_port(port)
     return process, f"redis://127.0.0.1:{port}/0"
@@ -54,7 +55,17 @@ def _wait_for_port(port: int, timeout: float = 10) -> None:
     raise click.ClickException(f"nothing is listening on port {port} after {timeout}s")
 
 
+def _check_port_free(port: int) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise click.ClickException(f"port {port} is already in use; start with PORT=<another port> make run") from None
+
+
 def run_all(port: int) -> None:
+    _check_port_free(port)
     children: list[subprocess.Popen] = []
     env = dict(os.environ)
     if not env.get("REDIS_URL"):
@@ -66,9 +77,13 @@ def run_all(port: int) -> None:
         _seed_demo(env)
         flask = [sys.executable, "-m", "flask", "--app", "app"]
         gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:create_app()"]
-        children.append(subprocess.Popen(flask + ["worker"], env=env))
-        children.append(subprocess.Popen(gunicorn, env=env))
+        # Own sessions: Ctrl-C reaches only this supervisor, which stops the children in order.
+        children.append(subprocess.Popen(flask + ["worker"], env=env, start_new_session=True))
+        web = subprocess.Popen(gunicorn, env=env, start_new_session=True)
+        children.append(web)
         _wait_for_port(port, timeout=30)
+        if web.poll() is not None:
+            raise click.ClickException("the web server stopped at start; see its messages above")
         click.echo(f"\nsmsdesk is running at http://127.0.0.1:{port}  (Ctrl-C stops it)\n")
         _wait(children)
     finally:
@@ -79,7 +94,10 @@ def _seed_demo(env: dict) -> None:
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "seed-demo"], env=env,
                             capture_output=True, text=True, check=True)
     click.echo(result.stdout)
-    Path(VAR_DIR / "demo_api_key").write_text(result.stdout.strip().splitlines()[-1] + "\n")
+    key_file = Path(VAR_DIR / "demo_api_key")
+    key_file.touch(mode=0o600)
+    key_file.chmod(0o600)  # a usable API key: readable by its owner only
+    key_file.write_text(result.stdout.strip().splitlines()[-1] + "\n")
 
 
 def _wait(children: list[subprocess.Popen]) -> None:
@@ -98,11 +116,12 @@ def _wait(children: list[subprocess.Popen]) -> None:
 
 
 def _stop(children: list[subprocess.Popen]) -> None:
+    """Newest first, each waited for: web and worker finish before the Redis they use goes."""
     for child in reversed(children):
         if child.poll() is None:
             child.terminate()
-    for child in reversed(children):
         try:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()

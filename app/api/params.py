@@ -101,9 +101,12 @@ def message_filter(region: str) -> MessageFilter:
     date range in the docs; a value that reads as a date is taken as the date."""
     args = request.args
     to = args.get("to")
-    date_to = args.get("date_to") or (to if to and _looks_like_date(to) else None)
-    number = args.get("to_number") or args.get("number") or (to if to and not date_to else None)
+    to_is_date = bool(to) and _looks_like_date(to)
+    date_to = args.get("date_to") or (to if to_is_date else None)
+    number = args.get("to_number") or args.get("number") or (to if to and not to_is_date else None)
     if number:
+        # An unencoded "+" in a query string arrives as a space (curl ...?to=+4799999999).
+        number = "+" + number[1:] if number.startswith(" ") else number
         try:
             number = normalize_number(number, region)
         except InvalidNumber as exc:

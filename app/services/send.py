@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import insert
@@ -29,7 +28,16 @@ from app.models.base import iso
 from app.services import contacts, idempotency, optouts
 from app.services.errors import Invalid
 from app.services.senders import resolve_for_send
-from app.sms import Segments, get_zone, normalize_number, price_per_unit, resolve_schedule, validate_message
+from app.services.webhook_urls import check_callback_url
+from app.sms import (
+    ScheduleTime,
+    Segments,
+    get_zone,
+    normalize_number,
+    price_per_unit,
+    resolve_schedule,
+    validate_message,
+)
 from app.sms import cost as total_cost
 from app.sms.errors import InvalidNumber
 
@@ -100,7 +108,8 @@ def plan_send(account: Account, request: SendRequest) -> SendPlan:
     if request.allow_reply and profile.is_custom_sender:
         raise Invalid(f"Sender '{profile.sender_id}' is alphanumeric and cannot receive replies; "
                       "use a phone-number sender profile with allow_reply", code="reply_not_possible")
-    _check_callback_url(request.callback_url, config["ALLOW_HTTP_CALLBACKS"])
+    check_callback_url(request.callback_url, allow_http=config["ALLOW_HTTP_CALLBACKS"],
+                       allowed_hosts=config["WEBHOOK_ALLOWED_HOSTS"])
     _check_customer_ref(request.customer_ref)
     recipients = expand_recipients(account, request, config["MAX_RECIPIENTS"])
     scheduled_at = _schedule(request, config)
@@ -117,6 +126,25 @@ def expand_recipients(account: Account, request: SendRequest, limit: int) -> Rec
         raise Invalid("At least one recipient is required in 'to', 'to_contacts' or 'to_groups'",
                       code="no_recipients",
                       fields=[{"loc": ["body", "to"], "msg": "Field required", "type": "missing"}])
+    result, locs = _collect(account, request)
+    if not result.accepted:
+        _refuse_all(result.rejected, locs)
+    if len(result.accepted) > limit:
+        raise Invalid(f"At most {limit} recipients per request; this one has {len(result.accepted)}",
+                      code="too_many_recipients")
+    return result
+
+
+def preview_recipients(account: Account, request: SendRequest) -> Recipients:
+    """Whom a send with these recipients would reach and whom it would skip (with the reason),
+    refusing nothing: for showing the count while the send is still being written."""
+    if not (request.to or request.to_contacts or request.to_groups):
+        return Recipients()
+    return _collect(account, request)[0]
+
+
+def _collect(account: Account, request: SendRequest) -> tuple[Recipients, list]:
+    """Accepted and rejected recipients, and where each rejected one came from."""
     result, seen, locs = Recipients(), set(), []
     for position, raw in enumerate(request.to):
         try:
@@ -131,12 +159,7 @@ def expand_recipients(account: Account, request: SendRequest, limit: int) -> Rec
         result.accepted.append(number)
     _add_directory(account, request, result, seen, locs)
     _skip_opted_out(account, result, locs)
-    if not result.accepted:
-        _refuse_all(result.rejected, locs)
-    if len(result.accepted) > limit:
-        raise Invalid(f"At most {limit} recipients per request; this one has {len(result.accepted)}",
-                      code="too_many_recipients")
-    return result
+    return result, locs
 
 
 def _reject(result: Recipients, locs: list, entry: dict, loc: list) -> None:
@@ -181,38 +204,23 @@ def _label(entry: dict) -> str:
 
 
 def _schedule(request: SendRequest, config) -> datetime | None:
+    resolved = schedule_time(request, config)
+    return None if resolved is None else resolved.utc
+
+
+def schedule_time(request: SendRequest, config=None) -> ScheduleTime | None:
+    """When the send goes out (None: now), checked as the send checks it; ``ambiguous`` says the
+    wall time occurs twice (clocks going back) and the first occurrence was taken."""
+    config = config or current_app.config
     if request.timezone is not None:
         get_zone(request.timezone)
     if request.scheduled_at is None:
         return None
-    resolved = resolve_schedule(
+    return resolve_schedule(
         request.scheduled_at, request.timezone, utcnow(),
         max_ahead=timedelta(days=config["SCHEDULE_MAX_DAYS"]),
         grace=timedelta(seconds=config["SCHEDULE_GRACE_SECONDS"]),
     )
-    return resolved.utc
-
-
-def _check_callback_url(url: str | None, allow_http: bool) -> None:
-    if url is None:
-        return
-    schemes = ("https", "http") if allow_http else ("https",)
-    if not _is_url(url, schemes):
-        raise Invalid("callback_url must be an https:// URL", code="invalid_callback_url",
-                      fields=[{"loc": ["body", "callback_url"], "msg": "must be https", "type": "value_error"}])
-
-
-def _is_url(url: str, schemes: tuple[str, ...]) -> bool:
-    """An absolute URL with one of ``schemes``, a host and a valid port. Whitespace and control
-    characters are refused outright: urlsplit keeps them, and the webhook sender would fail later."""
-    if not isinstance(url, str) or len(url) > 2048 or any(c.isspace() or ord(c) < 32 for c in url):
-        return False
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:  # e.g. an unbalanced IPv6 bracket
-        return False
-    return parts.scheme in schemes and bool(parts.hostname)
 
 
 def _check_customer_ref(ref: str | None) -> None:

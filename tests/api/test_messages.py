@@ -313,3 +313,15 @@ def test_a_bare_end_date_includes_that_whole_day(client, auth, end):
     late = send(client, auth, to="+4799999999")["sms_message_id"]
     set_created([late], datetime(2026, 2, 15, 23, 59, 59, tzinfo=UTC))
     assert ids(listing(client, auth, date_to=end)) == [late]
+
+
+def test_unencoded_plus_in_to_filter_still_finds_the_number(client, auth):
+    client.post("/v1/sms/send", json={"to": ["+46701234567", "+4799999999"], "message": "Hi"}, headers=auth)
+    listed = client.get("/v1/sms/messages?to=+46701234567", headers=auth).json
+    assert [m["to_number"] for m in listed["messages"]] == ["+46701234567"]
+
+
+def test_number_in_to_and_a_date_range_are_both_applied(client, auth):
+    client.post("/v1/sms/send", json={"to": ["+4791000001", "+4791000002"], "message": "Hi"}, headers=auth)
+    listed = client.get("/v1/sms/messages?to=%2B4791000001&date_to=2999-01-01", headers=auth).json
+    assert [m["to_number"] for m in listed["messages"]] == ["+4791000001"]
