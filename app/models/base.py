@@ -69,3 +69,18 @@ def get_owned(model, account_id: str, object_id: str):
     if not isinstance(object_id, str) or len(object_id) > 64:
         return None
     return db.session.scalar(scoped(model, account_id).where(model.id == object_id))
+
+
+def picked_once(dialect: str, column, pick):
+    """``column IN (the rows pick selects)`` for a claim-style UPDATE, with ``pick`` (a SELECT of
+    that one column with a LIMIT) evaluated exactly once and locked rows skipped on PostgreSQL.
+
+    PostgreSQL may plan a plain ``IN (subquery)`` as a semi-join that re-runs the subquery for every
+    row it updates; with SKIP LOCKED each re-run skips the rows the UPDATE already changed and picks
+    new ones, so LIMIT stops limiting and one claim takes every row. A MATERIALIZED CTE runs once.
+    SQLite evaluates an uncorrelated ``IN (subquery)`` once, and serialises writers anyway."""
+    if dialect != "postgresql":
+        return column.in_(pick.scalar_subquery())
+    picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+    return column.in_(select(picked.c[column.name]))
+

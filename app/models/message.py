@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import UTCDateTime, created_column, id_column
+from app.models.base import UTCDateTime, created_column, id_column, picked_once
 
 
 class Status:
@@ -219,17 +219,7 @@ def provider_filter(providers: tuple[str, ...] | None) -> tuple:
 
 
 def _picked_once(dialect: str, pick):
-    """``id IN (the rows pick selects)``, with ``pick`` (which has a LIMIT) evaluated once."""
-    table = Message.__table__
-    if dialect != "postgresql":
-        # SQLite evaluates an uncorrelated IN (subquery) once, into a temporary index.
-        return table.c.id.in_(pick.scalar_subquery())
-    # PostgreSQL may plan a plain IN (subquery) as a semi-join that re-runs the subquery for
-    # every row it updates; with SKIP LOCKED each re-run skips the rows this UPDATE already
-    # changed and picks new ones, so LIMIT stops limiting and one claim takes every row.
-    # A MATERIALIZED CTE runs exactly once.
-    picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-    return table.c.id.in_(select(picked.c.id))
+    return picked_once(dialect, Message.__table__.c.id, pick)
 
 
 OUTBOUND_COLUMNS = tuple(

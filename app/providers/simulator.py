@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import SimulatorSubmission, utcnow
+from app.models.base import picked_once
 from app.providers.base import Outbound, Report, SendResult
 
 EXPIRED = ("EXPIRED", "Message validity period expired")
@@ -130,13 +131,7 @@ def take_due_reports(limit: int = 1000) -> list[Report]:
         .where(table.c.reported_at.is_(None), table.c.report_due_at <= now)
         .limit(limit)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Picked once, in a MATERIALIZED CTE: as a plain IN (subquery) PostgreSQL may re-run the
-        # SKIP LOCKED pick for every row it updates, and LIMIT then stops limiting.
-        picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-        due_now = table.c.reference.in_(select(picked.c.reference))
-    else:
-        due_now = table.c.reference.in_(due.scalar_subquery())
+    due_now = picked_once(db.session.get_bind().dialect.name, table.c.reference, due)
     stmt = (
         update(table)
         .where(due_now, table.c.reported_at.is_(None))
