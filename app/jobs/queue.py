@@ -35,6 +35,33 @@ def enqueue_dispatch(batch_id: str | None) -> bool:
     return _enqueue("app.jobs.tasks.dispatch", batch_id, job_timeout=3600)
 
 
+# Set while a dispatch of "whatever is QUEUED" waits in the queue. Sends that find it set enqueue
+# nothing: the waiting job will take their rows too. The job clears it when it starts, so a send
+# committed after that enqueues a new one. The expiry bounds the damage of a lost job (the sweeper
+# covers the rest).
+DISPATCH_PENDING_KEY = "smsdesk:dispatch-pending"
+DISPATCH_PENDING_SECONDS = 10
+
+
+def request_dispatch() -> bool:
+    """Make sure a dispatch job will look at the QUEUED rows: one RQ job for many sends, instead of
+    one job (and seven Redis commands) per send call."""
+    try:
+        fresh = redis_conn().set(DISPATCH_PENDING_KEY, "1", nx=True, ex=DISPATCH_PENDING_SECONDS)
+    except RedisError as exc:
+        log.warning("could not reach Redis (%s); the sweeper will pick the work up", exc)
+        return False
+    return enqueue_dispatch(None) if fresh else True
+
+
+def dispatch_started() -> None:
+    """Called by a dispatch job as it starts: rows committed from now on need a job of their own."""
+    try:
+        redis_conn().delete(DISPATCH_PENDING_KEY)
+    except RedisError:
+        pass  # the key expires by itself
+
+
 def enqueue_simulator_reports(delay: float) -> bool:
     return _enqueue("app.jobs.tasks.simulator_reports", delay=delay)
 

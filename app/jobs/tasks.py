@@ -37,8 +37,11 @@ def in_app(func):
 
 @in_app
 def dispatch(batch_id: str | None = None) -> int:
+    from app.jobs.queue import dispatch_started
     from app.services.dispatch import dispatch as run
 
+    if batch_id is None:
+        dispatch_started()
     return run(batch_id)
 
 

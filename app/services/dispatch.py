@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 
 from app.extensions import db, redis_conn
+from app.jobs.queue import request_dispatch
 from app.models import Message, Status, utcnow
 from app.models.message import claim_statement, provider_filter, reclaim_statement
 from app.providers import REGISTRY, Outbound, SendResult, get_provider
@@ -29,6 +30,8 @@ def dispatch(batch_id: str | None = None) -> int:
     size = _claim_size(current_app.config)
     handled = 0
     while rows := _claim(batch_id, size):
+        if len(rows) == size:
+            request_dispatch()  # a full claim: there may be more, so let another worker help
         for provider_code, group in _by_provider(rows).items():
             submit(provider_code, group)
         handled += len(rows)

@@ -1,7 +1,7 @@
 """Sending: validate everything first, write every message row in one transaction, then enqueue.
 
-Nothing is sent from the request thread. After the commit a dispatch job is enqueued with the
-batch id; if Redis is down the rows stay QUEUED and the sweeper enqueues them later, so an
+Nothing is sent from the request thread. After the commit a dispatch job is requested (one job
+serves every send made while it waits); if Redis is down the rows stay QUEUED and the sweeper enqueues them later, so an
 accepted message is never lost.
 
 Recipients policy: numbers in ``to`` and the numbers of ``to_contacts`` and ``to_groups`` are
@@ -22,7 +22,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.jobs.queue import enqueue_dispatch
+from app.jobs.queue import request_dispatch
 from app.models import Account, Message, SenderProfile, Status, new_id, utcnow
 from app.models.base import iso
 from app.services import contacts, idempotency, optouts
@@ -97,7 +97,7 @@ def send(account: Account, request: SendRequest, *, idempotency_key: str | None 
             return stored, True
         raise
     if plan.status == Status.QUEUED:
-        enqueue_dispatch(batch_id)
+        request_dispatch()
     return response, False
 
 
