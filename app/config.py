@@ -111,7 +111,7 @@ def load() -> dict:
         ),
         # Dispatch engine
         "SMS_PROVIDER": os.environ.get("SMS_PROVIDER", "simulator"),
-        "DISPATCH_BATCH_SIZE": _int("DISPATCH_BATCH_SIZE", 500),
+        "DISPATCH_BATCH_SIZE": _int("DISPATCH_BATCH_SIZE", 1000),
         "THROTTLE_PER_SECOND": _int("THROTTLE_PER_SECOND", 0),
         "TICK_SECONDS": _float("TICK_SECONDS", 2.0),
         "SWEEP_AFTER_SECONDS": _int("SWEEP_AFTER_SECONDS", 30),

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import g, request
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Account, ApiKey, utcnow
@@ -45,7 +46,9 @@ def find_key(text: str) -> ApiKey | None:
     }
     if not candidates or len(text) > 512:
         return None
-    keys = {k.key_id: k for k in db.session.scalars(select(ApiKey).where(ApiKey.key_id.in_(candidates.values())))}
+    # The account comes in the same query: every authenticated request needs it.
+    query = select(ApiKey).options(joinedload(ApiKey.account)).where(ApiKey.key_id.in_(candidates.values()))
+    keys = {k.key_id: k for k in db.session.scalars(query)}
     for i, key_id in candidates.items():
         key = keys.get(key_id)
         if key and key.matches("_".join(segments[:i]), "_".join(segments[i + 1:])):

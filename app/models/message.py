@@ -13,10 +13,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    column,
     or_,
     select,
     update,
 )
+from sqlalchemy import values as sa_values
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -127,8 +129,7 @@ class Message(db.Model):
     def transition(cls, target: str, *where, now: datetime, **values):
         """The UPDATE that moves matching rows to ``target`` if, and only if, their current status
         allows it, stamping the status's time. Callers add the rows (``where``) and extra values."""
-        # OR of equalities rather than IN: an expanding IN cannot be used with executemany,
-        # and the bulk transitions of the dispatch engine run as executemany.
+        # OR of equalities rather than IN: an expanding IN cannot be used with executemany.
         table = cls.__table__
         allowed = sources_for(target)
         if not allowed:
@@ -138,6 +139,22 @@ class Message(db.Model):
             .where(and_(or_(*(table.c.status == s for s in allowed)), *where))
             .values(status=target, **{STAMPS[target]: now}, **values)
         )
+
+    @classmethod
+    def transition_each(cls, target: str, rows: list[dict], *, now: datetime, values):
+        """One UPDATE that moves each row of ``rows`` (dicts with ``id`` and per-row data) to
+        ``target`` if its status allows it, returning the ids that moved.
+
+        The rows travel as a VALUES list joined on id (``UPDATE ... FROM``), so a batch of hundreds
+        is one statement and one round trip, and RETURNING says exactly which rows moved. ``values``
+        maps columns to expressions over the VALUES columns, given as a function of that table."""
+        names = list(rows[0])
+        # As a CTE: SQLite names the columns of a CTE but not those of a VALUES subquery.
+        data = sa_values(*(column(name, String) for name in names), name="each").data(
+            [tuple(row[name] for name in names) for row in rows]
+        ).cte("each")
+        table = cls.__table__
+        return cls.transition(target, table.c.id == data.c.id, now=now, **values(data.c)).returning(table.c.id)
 
     @property
     def is_final(self) -> bool:

@@ -1,7 +1,7 @@
 """Applying delivery reports from any provider to our messages."""
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select
+from sqlalchemy import func, insert, select
 
 from app.extensions import db
 from app.models import DeliveryReport, Message, Status, new_id, utcnow
@@ -22,11 +22,11 @@ def apply_reports(provider_code: str, reports: list[Report]) -> int:
         return 0
     ids = _message_ids(provider_code, reports)
     now = utcnow()
+    moved: dict[str, str] = {}
     for status in (Status.DELIVERED, Status.FAILED):
-        params = [_params(r, ids[_key(r)]) for r in reports if r.status == status and _key(r) in ids]
-        if params:
-            db.session.execute(_report_transition(status, now), params)
-    moved = _moved_now(sorted(set(ids.values())), now)
+        rows = _rows(status, reports, ids)
+        if rows:
+            moved.update((i, status) for i in db.session.scalars(_report_transition(status, rows, now)))
     db.session.execute(insert(DeliveryReport.__table__), [
         {"id": new_id(), "message_id": ids.get(_key(r)), "provider": provider_code,
          "provider_message_id": r.provider_message_id, "status": r.status, "error_code": r.error_code,
@@ -37,19 +37,15 @@ def apply_reports(provider_code: str, reports: list[Report]) -> int:
     return len(reports)
 
 
-def _moved_now(message_ids: list[str], now) -> dict[str, str]:
-    """The messages that the transitions just made moved, with their new status.
-
-    The bulk UPDATEs run as executemany, which cannot say which rows matched; a row moved by
-    them carries this call's ``now`` (to the microsecond) in the stamp of its new status."""
-    if not message_ids:
-        return {}
-    stmt = select(_TABLE.c.id, _TABLE.c.status).where(
-        _TABLE.c.id.in_(message_ids),
-        or_(and_(_TABLE.c.status == Status.DELIVERED, _TABLE.c.delivered_at == now),
-            and_(_TABLE.c.status == Status.FAILED, _TABLE.c.failed_at == now)),
-    )
-    return dict(db.session.execute(stmt).all())
+def _rows(status: str, reports: list[Report], ids: dict[str, str]) -> list[dict]:
+    """One row per message reported with ``status`` (the first report wins within a call)."""
+    rows: dict[str, dict] = {}
+    for r in reports:
+        message_id = ids.get(_key(r))
+        if r.status == status and message_id and message_id not in rows:
+            rows[message_id] = {"id": message_id, "pmid": r.provider_message_id,
+                                "code": r.error_code, "text": r.error_message}
+    return list(rows.values())
 
 
 def _claim_applied(moved: dict[str, str], message_id: str | None, status: str) -> bool:
@@ -82,24 +78,15 @@ def _message_ids(provider_code: str, reports: list[Report]) -> dict[str, str]:
     return found
 
 
-def _params(report: Report, message_id: str) -> dict:
-    return {
-        "b_id": message_id,
-        "b_pmid": report.provider_message_id,
-        "b_code": report.error_code,
-        "b_text": report.error_message,
-    }
-
-
-def _report_transition(status: str, now):
+def _report_transition(status: str, rows: list[dict], now):
     # An early report (the carrier answered before we recorded its acceptance) also stamps
     # sent_at and the provider id, so the message reads as if SENT had been recorded first.
-    return Message.transition(
-        status,
-        _TABLE.c.id == bindparam("b_id"),
-        now=now,
-        sent_at=func.coalesce(_TABLE.c.sent_at, now),
-        provider_message_id=func.coalesce(_TABLE.c.provider_message_id, bindparam("b_pmid")),
-        error_code=bindparam("b_code"),
-        error_message=bindparam("b_text"),
+    return Message.transition_each(
+        status, rows, now=now,
+        values=lambda each: {
+            "sent_at": func.coalesce(_TABLE.c.sent_at, now),
+            "provider_message_id": func.coalesce(_TABLE.c.provider_message_id, each.pmid),
+            "error_code": each.code,
+            "error_message": each.text,
+        },
     )

@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from app.extensions import db, redis_conn
 from app.jobs.queue import request_dispatch
@@ -98,25 +98,22 @@ def _renew_claim(rows: list) -> None:
 
 
 def record_results(provider_code: str, results: list[SendResult]) -> None:
-    """SENDING -> SENT for accepted messages, SENDING -> FAILED for rejected ones."""
+    """SENDING -> SENT for accepted messages, SENDING -> FAILED for rejected ones: one statement
+    for each (see ``Message.transition_each``)."""
     now = utcnow()
-    accepted = [{"b_id": r.reference, "b_pmid": r.provider_message_id} for r in results if r.accepted]
+    accepted = [{"id": r.reference, "pmid": r.provider_message_id} for r in results if r.accepted]
     rejected = [
-        {"b_id": r.reference, "b_code": r.error_code or "REJECTED", "b_text": r.error_message or "Rejected by provider"}
+        {"id": r.reference, "code": r.error_code or "REJECTED", "text": r.error_message or "Rejected by provider"}
         for r in results if not r.accepted
     ]
     if accepted:
-        db.session.execute(
-            Message.transition(Status.SENT, _TABLE.c.id == bindparam("b_id"), now=now,
-                               provider=provider_code, provider_message_id=bindparam("b_pmid")),
-            accepted,
-        )
+        db.session.execute(Message.transition_each(
+            Status.SENT, accepted, now=now,
+            values=lambda each: {"provider": provider_code, "provider_message_id": each.pmid}))
     if rejected:
-        db.session.execute(
-            Message.transition(Status.FAILED, _TABLE.c.id == bindparam("b_id"), now=now, provider=provider_code,
-                               error_code=bindparam("b_code"), error_message=bindparam("b_text")),
-            rejected,
-        )
+        db.session.execute(Message.transition_each(
+            Status.FAILED, rejected, now=now,
+            values=lambda each: {"provider": provider_code, "error_code": each.code, "error_message": each.text}))
     db.session.commit()
 
 
