@@ -73,8 +73,8 @@ def submit(provider_code: str, rows: list) -> None:
     """Hand claimed rows to the provider and record its answers. If the provider call fails as a
     whole, the rows stay SENDING for the reconciler: we cannot know what the provider received."""
     provider = get_provider(provider_code)
-    wait_for_capacity(redis_conn(), provider_code, len(rows), current_app.config["THROTTLE_PER_SECOND"])
-    _renew_claim(rows)
+    if wait_for_capacity(redis_conn(), provider_code, len(rows), current_app.config["THROTTLE_PER_SECOND"]):
+        _renew_claim(rows)
     batch = [Outbound(row.id, row.to_number, row.from_number, row.body) for row in rows]
     try:
         results = provider.send(batch)
@@ -85,10 +85,11 @@ def submit(provider_code: str, rows: list) -> None:
 
 
 def _renew_claim(rows: list) -> None:
-    """Stamp ``sending_at`` again right before the provider call. The reconciler takes rows SENDING
-    for longer than ``SENDING_TIMEOUT_SECONDS`` for a dead worker's; a live worker that waited on
-    the throttle must not look dead, or its rows would be submitted twice. (A provider call must
-    itself time out well within that timeout.)"""
+    """Stamp ``sending_at`` again after waiting on the throttle, right before the provider call.
+    The reconciler takes rows SENDING for longer than ``SENDING_TIMEOUT_SECONDS`` for a dead
+    worker's; a live worker that waited must not look dead, or its rows would be submitted twice.
+    (Without a wait the claim is milliseconds old; a provider call must itself time out well
+    within that timeout.)"""
     db.session.execute(
         _TABLE.update()
         .where(_TABLE.c.id.in_([row.id for row in rows]), _TABLE.c.status == Status.SENDING)

@@ -345,6 +345,7 @@ def test_a_worker_that_waited_on_the_throttle_renews_its_claim(make_messages, se
         return [SendResult(item.reference, "p-" + item.reference) for item in batch]
 
     monkeypatch.setattr(SimulatorProvider, "send", lambda self, batch: provider_call(batch))
+    monkeypatch.setattr(engine, "wait_for_capacity", lambda *args: True)  # it had to wait
     rows = db.session.execute(select(Message.__table__).where(Message.id.in_(ids))).all()
     engine.submit("simulator", rows)
     assert seen["reclaimable"] == 0
@@ -432,9 +433,10 @@ def _windows(key: str) -> dict[int, int]:
 ])
 def test_throttle_spreads_a_batch_across_windows(ctx, count, per_second, windows):
     clock = FakeClock()
-    throttle.wait_for_capacity(redis_conn(), "sim", count, per_second, sleep=clock.sleep, clock=clock.time)
+    waited = throttle.wait_for_capacity(redis_conn(), "sim", count, per_second, sleep=clock.sleep, clock=clock.time)
     assert _windows("sim") == windows
     assert len(clock.sleeps) == len(windows) - 1
+    assert waited == (len(windows) > 1)
     assert all(0 < s <= 1 for s in clock.sleeps)
 
 
@@ -448,7 +450,7 @@ def test_throttle_takes_what_is_left_of_a_window(ctx):
 
 def test_throttle_zero_means_unlimited(ctx):
     clock = FakeClock()
-    throttle.wait_for_capacity(redis_conn(), "sim", 10_000, 0, sleep=clock.sleep, clock=clock.time)
+    assert throttle.wait_for_capacity(redis_conn(), "sim", 10_000, 0, sleep=clock.sleep, clock=clock.time) is False
     assert clock.sleeps == [] and _windows("sim") == {}
 
 
