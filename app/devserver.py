@@ -76,7 +76,9 @@ def run_all(port: int) -> None:
         upgrade(directory=current_app.extensions["migrate"].directory)
         _seed_demo(env)
         flask = [sys.executable, "-m", "flask", "--app", "app"]
-        gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:create_app()"]
+        # No control socket: gunicorn's default is one per user, shared by every instance on the machine.
+        gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2", "--no-control-socket", "-b", f"127.0.0.1:{port}",
+                    "app:create_app()"]
         # Own sessions: Ctrl-C reaches only this supervisor, which stops the children in order.
         children.append(subprocess.Popen(flask + ["worker"], env=env, start_new_session=True))
         web = subprocess.Popen(gunicorn, env=env, start_new_session=True)
