@@ -109,6 +109,9 @@ def load() -> dict:
         "WEBHOOK_ALLOWED_HOSTS": frozenset(
             h.strip().lower() for h in os.environ.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
         ),
+        # Contact import (CSV upload in the dashboard)
+        "CONTACT_IMPORT_MAX_BYTES": _int("CONTACT_IMPORT_MAX_BYTES", 20 * 1024 * 1024),
+        "CONTACT_IMPORT_STALE_SECONDS": _int("CONTACT_IMPORT_STALE_SECONDS", 60),
         # Dispatch engine
         "SMS_PROVIDER": os.environ.get("SMS_PROVIDER", "simulator"),
         "DISPATCH_BATCH_SIZE": _int("DISPATCH_BATCH_SIZE", 1000),

@@ -10,7 +10,11 @@ from flask import Blueprint, Flask
 dashboard = Blueprint("dashboard", __name__)
 
 # The modules below attach their views and hooks to ``dashboard`` when imported.
-from app.dashboard import access, api_keys, auth, errors, home, pages, sender_profiles, users  # noqa: E402,F401
+from app.dashboard import (  # noqa: E402,F401
+    access, api_keys, auth, contact_import, errors, exports, home, pages, sender_profiles, users,
+)
+from app.dashboard import contacts, groups, optouts  # noqa: E402,F401
+from app.dashboard import messages, send  # noqa: E402,F401
 
 
 def register_dashboard(app: Flask) -> None:

@@ -61,6 +61,6 @@ def tick() -> dict:
 
 @in_app
 def import_contacts(import_id: str) -> dict | None:
-    from app.services.contact_import import run
+    from app.services.contact_import_run import run
 
     return run(import_id)

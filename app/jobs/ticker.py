@@ -25,7 +25,7 @@ def run_tick() -> dict:
     provider must not stop delivery reports); the first failure is raised at the end."""
     result: dict = {}
     errors: list[Exception] = []
-    for step in (_promote_and_sweep, _reconcile, _reports, _housekeeping):
+    for step in (_promote_and_sweep, _reconcile, _reports, _imports, _housekeeping):
         try:
             result.update(step())
         except Exception as exc:  # noqa: BLE001 - logged, and re-raised below
@@ -60,6 +60,15 @@ def _reports() -> dict:
     from app.services.simulator import deliver_due_reports
 
     return {"reports": deliver_due_reports()}
+
+
+def _imports() -> dict:
+    """Contact imports: fail those whose worker stopped reporting (nothing of theirs was committed,
+    so a retry is safe) and queue again those whose job was lost."""
+    from app.services import contact_import
+
+    return {"imports_failed": contact_import.fail_stalled_imports(),
+            "imports_requeued": contact_import.requeue_waiting_imports(current_app.config["SWEEP_AFTER_SECONDS"])}
 
 
 HOUSEKEEPING_EVERY_SECONDS = 3600

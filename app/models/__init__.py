@@ -2,12 +2,13 @@
 from app.models.account import ROLES, Account, ApiKey, User
 from app.models.base import get_owned, new_id, scoped, utcnow
 from app.models.contact import Contact, Group, OptOut, group_members
+from app.models.contact_import import ContactImport
 from app.models.message import DeliveryReport, IdempotencyKey, Message, Status
 from app.models.sender import SenderProfile
 from app.models.simulator import SimulatorSubmission
 
 __all__ = [
     "ROLES", "Account", "ApiKey", "User", "get_owned", "new_id", "scoped", "utcnow",
-    "Contact", "Group", "OptOut", "group_members",
+    "Contact", "ContactImport", "Group", "OptOut", "group_members",
     "DeliveryReport", "IdempotencyKey", "Message", "Status", "SenderProfile", "SimulatorSubmission",
 ]

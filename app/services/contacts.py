@@ -12,14 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from sqlalchemy import Table, delete, func, insert, or_, select
+from sqlalchemy import Table, delete, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Account, Contact, Group, get_owned, group_members, scoped
 from app.models.contact import CONTACT_TYPES
 from app.services.errors import Conflict, Invalid, NotFound
-from app.services.messages import Page
+from app.services.messages import MessageFilter, Page, list_messages
 from app.sms import normalize_number
 from app.sms.errors import InvalidNumber
 
@@ -87,6 +87,29 @@ def _matches(term: str):
     if PHONE_LIKE.fullmatch(digits):
         conditions.append(Contact.phone_number.contains(digits, autoescape=True))
     return or_(*conditions)
+
+
+def tags_in_use(account: Account, limit: int = 500) -> list[str]:
+    """The account's tags (for a filter's choices): alphabetical and each once, ignoring case.
+    Unpacked by the database (SQLite ``json_each``, PostgreSQL
+    ``json_array_elements_text``), so no contact row is loaded to list them."""
+    sqlite = db.session.get_bind().dialect.name == "sqlite"  # else PostgreSQL, the only other one
+    element = (func.json_each if sqlite else func.json_array_elements_text)(Contact.tags).table_valued("value")
+    query = (scoped(Contact, account.id).join(element, true()).where(Contact.tag_keys != "[]")
+             .with_only_columns(element.c.value).distinct())
+    spellings = [str(tag) for tag in db.session.scalars(query)]
+    unique: dict[str, str] = {}
+    for tag in sorted(spellings):
+        unique.setdefault(tag.casefold(), tag)
+    return [unique[key] for key in sorted(unique)][:limit]
+
+
+def message_history(account: Account, contact: Contact, page: int, page_size: int) -> Page:
+    """Messages to and from the contact's number, newest first. A contact without a number (never
+    given, or anonymised) has none: its old messages are no longer linked to it."""
+    if not contact.phone_number:
+        return Page([], 0, 1, page_size)
+    return list_messages(account, MessageFilter(number=contact.phone_number), page, page_size)
 
 
 def paginate(query, page: int, page_size: int) -> Page:

@@ -129,6 +129,22 @@ def remove_member(account: Account, group_id: str, contact_id: str) -> None:
         raise NotFound(f"Contact '{contact.id}' is not a member of group '{group.id}'", code="not_a_member")
 
 
+def member_ids_among(account: Account, group_id: str, contact_ids: list[str]) -> set[str]:
+    """Which of these contacts are already members (to mark them in a list of candidates)."""
+    group = get_group(account, group_id)
+    return _existing_members(group.id, list(dict.fromkeys(contact_ids)))
+
+
+def groups_of(account: Account, contact_id: str) -> list[Group]:
+    """The groups a contact is in, alphabetical."""
+    contact = get_contact(account, contact_id)
+    query = (scoped(Group, account.id)
+             .join(group_members, group_members.c.group_id == Group.id)
+             .where(group_members.c.contact_id == contact.id)
+             .order_by(Group.name_key, Group.id))
+    return list(db.session.scalars(query))
+
+
 def _check_owned(account: Account, contact_ids: list[str]) -> None:
     owned = owned_contact_ids(account.id, contact_ids)
     unknown = [(i, cid) for i, cid in enumerate(contact_ids) if cid not in owned]

@@ -41,6 +41,11 @@ def remove_optout(account: Account, number: str, *, commit: bool = True) -> bool
     return result.rowcount > 0
 
 
+def find_optout(account: Account, number: str) -> OptOut | None:
+    """The suppression of ``number`` (read in the account's region), if there is one."""
+    return db.session.scalar(scoped(OptOut, account.id).where(OptOut.number == _normalized(account, number)))
+
+
 def list_optouts(account: Account, page: int, page_size: int) -> Page:
     """Newest first."""
     query = scoped(OptOut, account.id)
