@@ -20,7 +20,14 @@ run: install
 	$(BIN)/flask --app app up
 
 ## make test: the full test suite (SQLite by default; TEST_DATABASE_URL=postgresql://... for PostgreSQL)
+## The end-to-end tests drive Debian's Chromium: installed here when missing and we are root; for
+## anyone else they fail and say how to install it.
 test: install
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" -eq 0 ]; then \
+		echo "Installing Debian's chromium for the end-to-end tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
