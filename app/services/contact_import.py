@@ -27,7 +27,9 @@ from app.models.contact_import import DEDUPE_MODES
 from app.services import csv_files
 from app.services.contacts import chunks
 from app.services.errors import Invalid
-from app.services.import_rows import FIELDS, WRITTEN, Rejected, check_repeat, contact_fields, new_name
+from app.services.import_rows import (
+    FIELDS, WRITTEN, Rejected, check_repeat, contact_fields, new_name, raw_fields,
+)
 
 PREVIEW_ROWS = 10
 WAITING_SECONDS = 10
@@ -130,7 +132,8 @@ def preview(account: Account, imp: ContactImport, mapping: dict, dedupe: str) ->
             row.values = contact_fields(account, cells, mapping, len(imp.columns))
             check_repeat(seen, row.values["phone_number"], number)
         except Rejected as exc:
-            row.outcome, row.reason = "rejected", exc.reason
+            # Shown as written, so the person can tell whose row it is and what to fix.
+            row.outcome, row.reason, row.values = "rejected", exc.reason, raw_fields(cells, mapping)
         shown.append(row)
         if len(shown) == PREVIEW_ROWS:
             break

@@ -37,11 +37,16 @@ class Rejected(Exception):
         self.reason = reason
 
 
+def raw_fields(cells: list[str], mapping: dict[str, int]) -> dict[str, str]:
+    """The mapped cells as written in the file (trimmed), field by field."""
+    return {f: csv_files.unescape(cells[i].strip()) if i < len(cells) else "" for f, i in mapping.items()}
+
+
 def contact_fields(account: Account, cells: list[str], mapping: dict[str, int], width: int) -> dict:
     """The row's contact values (blank ones None, the number in E.164), or :class:`Rejected`."""
     if len(cells) > width and any(c.strip() for c in cells[width:]):
         raise Rejected(f"{len(cells)} values, but the header names {width} columns")
-    raw = {f: csv_files.unescape(cells[i].strip()) if i < len(cells) else "" for f, i in mapping.items()}
+    raw = raw_fields(cells, mapping)
     if not raw.get("phone_number"):
         raise Rejected("no phone number")
     try:

@@ -237,6 +237,14 @@ def test_upload_leads_to_the_mapping_with_guesses_and_a_preview(marketer, accoun
     assert (imp.status, imp.filename, imp.total, imp.user_id) == ("uploaded", "contacts.csv", 2, marketer.user.id)
 
 
+def test_a_rejected_row_is_previewed_as_written_with_its_reason(marketer):
+    import_id = uploaded_id(upload(marketer, b"name,phone\nAda Lovelace,+4741234567\nHakon Berg,12 34\n"))
+    html = full_page(marketer.get(f"/contacts/import/{import_id}"))
+    preview = html[html.index('id="import-preview"'):]
+    rejected = preview[preview.index('class="preview-rejected"'):]
+    assert "Hakon Berg" in rejected and "12 34" in rejected and "too short" in rejected
+
+
 def test_a_bad_file_is_refused_with_its_reason_and_nothing_is_kept(marketer):
     response = upload(marketer, b"name,phone\n")
     assert response.status_code == 422

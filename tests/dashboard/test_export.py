@@ -180,3 +180,8 @@ def test_every_role_may_export_groups_with_member_counts(login_as, directory, ac
     header, *rows = rows_of(response)
     assert header == ["name", "description", "members", "created_at"]
     assert [row[:3] for row in rows] == [["'-empty", "'=cmd", "0"], ["VIP", "", "2"]]
+
+
+def test_groups_page_links_to_the_groups_export(login_as):
+    html = login_as("viewer").get("/groups").get_data(as_text=True)
+    assert 'href="/groups/export.csv"' in html
