@@ -73,6 +73,7 @@ class SendPlan:
     scheduled_at: datetime | None
     status: str
     unit_price: Decimal
+    schedule_note: str | None = None
 
 
 def send(account: Account, request: SendRequest, *, idempotency_key: str | None = None,
@@ -112,10 +113,11 @@ def plan_send(account: Account, request: SendRequest) -> SendPlan:
                        allowed_hosts=config["WEBHOOK_ALLOWED_HOSTS"])
     _check_customer_ref(request.customer_ref)
     recipients = expand_recipients(account, request, config["MAX_RECIPIENTS"])
-    scheduled_at = _schedule(request, config)
+    resolved = schedule_time(request, config)
+    scheduled_at = resolved.utc if resolved else None
     status = Status.SCHEDULED if scheduled_at and scheduled_at > utcnow() else Status.QUEUED
     return SendPlan(profile, segments, recipients, scheduled_at, status,
-                    price_per_unit(account.currency, config["SMS_PRICES"]))
+                    price_per_unit(account.currency, config["SMS_PRICES"]), _schedule_note(request, resolved))
 
 
 def expand_recipients(account: Account, request: SendRequest, limit: int) -> Recipients:
@@ -203,9 +205,13 @@ def _label(entry: dict) -> str:
     return entry.get("to") or entry.get("contact_id") or entry.get("group_id") or ""
 
 
-def _schedule(request: SendRequest, config) -> datetime | None:
-    resolved = schedule_time(request, config)
-    return None if resolved is None else resolved.utc
+def _schedule_note(request: SendRequest, resolved: ScheduleTime | None) -> str | None:
+    """A local time that occurs twice (clocks going back) is read as its first occurrence; the
+    client is told, since it may have meant the second."""
+    if resolved is None or not resolved.ambiguous:
+        return None
+    return (f"{request.scheduled_at} occurs twice in {resolved.zone} (clocks go back); the first "
+            f"occurrence, {iso(resolved.utc)}, was used")
 
 
 def schedule_time(request: SendRequest, config=None) -> ScheduleTime | None:
@@ -261,4 +267,5 @@ def _response(request: SendRequest, plan: SendPlan, batch_id: str, rows: list[di
         # Rounded to cents like every amount we bill (prices may have more decimals than cents).
         "cost": float(total_cost(units, rows[0]["currency"], current_app.config["SMS_PRICES"])),
         "currency": rows[0]["currency"],
+        "schedule_note": plan.schedule_note,
     }

@@ -16,7 +16,7 @@ OSLO = ZoneInfo("Europe/Oslo")
 DEFAULT_SENDER = "+4759440000"  # PLATFORM_SENDER_ID: every new account's default profile
 
 REFERENCE_FIELDS = {"sms_message_id", "to", "status", "scheduled_at", "units_estimate", "customer_ref"}
-EXTENSION_FIELDS = {"batch_id", "message_ids", "rejected", "encoding", "parts", "cost", "currency"}
+EXTENSION_FIELDS = {"batch_id", "message_ids", "rejected", "encoding", "parts", "cost", "currency", "schedule_note"}
 
 
 def send(client, auth, **body):
@@ -382,6 +382,11 @@ def test_schedule_around_dst_with_a_fixed_clock(client, auth, frozen_now, now, l
     response = send(client, auth, to="+4799999999", message="Hi", scheduled_at=local, timezone="Europe/Oslo")
     assert response.status_code == 200, response.json
     assert (response.json["status"], response.json["scheduled_at"]) == (Status.SCHEDULED, expected)
+    # Only the time that occurs twice is noted (DESIGN §7: "takes the first occurrence and says so").
+    note = response.json["schedule_note"]
+    assert (note is not None) == (local == "2026-10-25T02:30:00")
+    if note:
+        assert "occurs twice in Europe/Oslo" in note and "2026-10-25T00:30:00Z" in note
 
 
 def test_dst_gap_with_a_fixed_clock(client, auth, frozen_now):

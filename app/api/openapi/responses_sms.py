@@ -36,8 +36,10 @@ def _message_schemas() -> dict:
             "parts": integer("SMS parts per recipient (the true count, see the send description)", minimum=1),
             "cost": number("Total cost: units_estimate × price per unit"),
             "currency": currency(),
+            "schedule_note": string("Set when scheduled_at named a local time that occurs twice (clocks going "
+                                    "back): says that its first occurrence was used", nullable=True),
         }, description="The reference's send response plus smsdesk extensions "
-                       "(batch_id, message_ids, rejected, encoding, parts, cost, currency)."),
+                       "(batch_id, message_ids, rejected, encoding, parts, cost, currency, schedule_note)."),
         "RejectedRecipient": obj({
             "to": string("The `to` entry as sent"),
             "contact_id": string("The to_contacts entry as sent"),
