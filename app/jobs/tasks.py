@@ -1,6 +1,7 @@
 """RQ job functions. They take ids, never objects, and delegate to services."""
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from flask import has_app_context
@@ -16,23 +17,22 @@ def in_app(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        if has_app_context():
-            try:
-                return func(*args, **kwargs)
-            finally:
-                db.session.remove()
-        global _app
-        if _app is None:
-            from app import create_app
-
-            _app = create_app()
-        with _app.app_context():
+        with contextlib.nullcontext() if has_app_context() else _worker_app().app_context():
             try:
                 return func(*args, **kwargs)
             finally:
                 db.session.remove()
 
     return wrapper
+
+
+def _worker_app():
+    global _app
+    if _app is None:
+        from app import create_app
+
+        _app = create_app()
+    return _app
 
 
 @in_app
