@@ -5,12 +5,13 @@ import re
 from datetime import timedelta
 
 from flask import g, request
+from flask_login import current_user
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
-from app.extensions import db
+from app.extensions import csrf, db
 from app.models import Account, ApiKey, utcnow
-from app.services.errors import ServiceError
+from app.services.errors import Forbidden, ServiceError
 
 
 class Unauthorized(ServiceError):
@@ -59,6 +60,8 @@ def find_key(text: str) -> ApiKey | None:
 def authenticate() -> Account:
     """Sets ``g.account`` and ``g.api_key`` from the request, or raises 401."""
     keys = presented_keys()
+    if not keys and request.blueprint == "dashboard_sms" and current_user.is_authenticated:
+        return _session_account()
     if not keys:
         raise Unauthorized("Missing API key: send it in the X-API-Key header")
     for text in keys:
@@ -68,6 +71,22 @@ def authenticate() -> Account:
             g.api_key, g.account = key, key.account
             return key.account
     raise Unauthorized("Invalid or revoked API key")
+
+
+# Roles that may change things through the API with their dashboard session.
+SESSION_WRITERS = ("admin", "marketer")
+
+
+def _session_account() -> Account:
+    """The guide's /v1/dashboard/sms paths for a person signed in to the dashboard: their account,
+    read-only for managers and viewers. A session cookie is sent by the browser on its own, so a
+    change must also carry the page's CSRF token (X-CSRFToken), as every dashboard form does."""
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if current_user.role not in SESSION_WRITERS:
+            raise Forbidden(f"A {current_user.role} may not change anything")
+        csrf.protect()
+    g.api_key, g.account = None, current_user.account
+    return current_user.account
 
 
 def _touch(key: ApiKey) -> None:

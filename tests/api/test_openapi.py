@@ -343,7 +343,7 @@ def test_dashboard_mirror_is_the_sms_surface():
     for key, op in sms_ops.items():
         twin = mirror_ops[key]
         assert twin["operationId"] != op["operationId"]
-        assert twin["security"] == [{"Bearer": []}]
+        assert twin["security"] == [{"Bearer": []}, {"DashboardSession": []}]
         same = ("summary", "parameters", "requestBody", "responses")
         assert {k: twin.get(k) for k in same} == {k: op.get(k) for k in same}, key
 

@@ -30,9 +30,11 @@ def mirror(operation: dict, method: str, path: str) -> dict:
     twin["tags"] = ["Dashboard mirror"]
     twin["description"] = (f"The same operation as {method.upper()} {path} (operationId {op_id}), at the path "
                            "the WAYSCloud guide uses; authenticated with Authorization: Bearer <key> "
-                           "(X-API-Key is accepted too).\n\n"
+                           "(X-API-Key is accepted too), or by a dashboard sign-in: the session cookie, "
+                           "with the page's CSRF token in X-CSRFToken for changes, which only admins and "
+                           "marketers may make (403 otherwise).\n\n"
                            + operation["description"])
-    twin["security"] = copy.deepcopy(BEARER_SECURITY)
+    twin["security"] = copy.deepcopy(BEARER_SECURITY) + [{"DashboardSession": []}]
     return twin
 
 
@@ -90,6 +92,8 @@ def openapi_document() -> dict:
                            "description": "Service API key: wayscloud_sms_<key id>_<secret>"},
                 "Bearer": {"type": "http", "scheme": "bearer",
                            "description": "Authorization: Bearer <key>: the service API key as a bearer token"},
+                "DashboardSession": {"type": "apiKey", "in": "cookie", "name": "session",
+                                     "description": "A dashboard sign-in (/v1/dashboard/sms paths only)"},
             },
         },
     }
