@@ -10,7 +10,7 @@ from app.api.auth import authenticate
 from app.api.params import message_filter, page_envelope, paging
 from app.api.schemas import EstimateBody, SendBody, SenderProfileBody
 from app.api.serializers import message_json, profile_brief, profile_json
-from app.services import idempotency, messages, senders, usage
+from app.services import messages, senders, usage
 from app.services.errors import Invalid
 from app.services.pricing import estimate, message_price_table, price_list
 from app.services.send import SendRequest, send
@@ -36,14 +36,9 @@ def json_body() -> dict:
 
 @sms.post("/send")
 def send_sms():
-    body = json_body()
-    parsed = SendBody.model_validate(body)
-    key = request.headers.get("Idempotency-Key")
-    key = idempotency.check_key(key) if key is not None else None
-    response, replayed = send(
-        g.account, SendRequest(**parsed.model_dump()), idempotency_key=key,
-        body_hash=idempotency.request_hash(body),
-    )
+    parsed = SendBody.model_validate(json_body())
+    response, replayed = send(g.account, SendRequest(**parsed.model_dump()),
+                              idempotency_key=request.headers.get("Idempotency-Key"))
     result = jsonify(response)
     if replayed:
         result.headers["Idempotent-Replayed"] = "true"

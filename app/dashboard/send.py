@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from dataclasses import asdict
 from datetime import datetime
 
 from flask import current_app, flash, redirect, request, url_for
@@ -31,7 +30,7 @@ from app.dashboard.pages import is_htmx, render, show_error
 from app.dashboard.send_forms import MAX_NUMBERS, SendForm, ids, new_idempotency_key, timezone_choices
 from app.extensions import db
 from app.models import Contact, scoped
-from app.services import groups, idempotency, senders
+from app.services import groups, senders
 from app.services.contacts import ContactFilter, chunks, list_contacts
 from app.services.errors import ServiceError
 from app.services.pricing import estimate
@@ -67,8 +66,7 @@ def send_messages():
         return _render(form, "send/_preview.html", http_status=422)
     send_request = form.send_request()
     try:
-        response, replayed = send(current_user.account, send_request, idempotency_key=form.idempotency_key.data,
-                                  body_hash=idempotency.request_hash(asdict(send_request)))
+        response, replayed = send(current_user.account, send_request, idempotency_key=form.idempotency_key.data)
     except (ServiceError, SmsError) as exc:
         if exc.code == "idempotency_key_reused":
             # The form was sent already, then changed (say, after Back): sending again is a new send.

@@ -12,7 +12,7 @@ entry is ever dropped silently.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NoReturn
@@ -76,10 +76,13 @@ class SendPlan:
     schedule_note: str | None = None
 
 
-def send(account: Account, request: SendRequest, *, idempotency_key: str | None = None,
-         body_hash: str = "") -> tuple[dict, bool]:
+def send(account: Account, request: SendRequest, *, idempotency_key: str | None = None) -> tuple[dict, bool]:
     """Accept a send; returns ``(response, replayed)`` where ``replayed`` is True when the response
-    is the stored answer to an earlier request with the same Idempotency-Key."""
+    is the stored answer to an earlier request with the same Idempotency-Key. The key is compared
+    with the request as parsed, so the API and the dashboard judge "the same request" alike."""
+    if idempotency_key is not None:
+        idempotency_key = idempotency.check_key(idempotency_key)
+    body_hash = idempotency.request_hash(asdict(request)) if idempotency_key else ""
     if idempotency_key and (stored := idempotency.replay(account.id, idempotency_key, body_hash)):
         return stored, True
     plan = plan_send(account, request)
