@@ -27,8 +27,6 @@ from app.sms.errors import InvalidNumber
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000  # far beyond any log; keeps the offset a sane number
-IN_FLIGHT = frozenset({Status.SCHEDULED, Status.QUEUED, Status.SENDING, Status.SENT})
-CANCELLABLE = frozenset({Status.SCHEDULED, Status.QUEUED})
 # Elements that poll: their requests must leave the flash area alone (see _respond).
 POLLERS = {"message-rows", "message-detail"}
 FILTERS = ("status", "direction", "date_from", "date_to", "number", "batch_id")
@@ -42,7 +40,7 @@ def messages():
     listing = message_service.list_messages(current_user.account, flt, _page_number(), PAGE_SIZE) if flt else None
     rows = listing.items if listing else []
     context = {"form": form, "listing": listing, "rows": rows, "pages": _pager(listing),
-               "in_flight": any(m.status in IN_FLIGHT for m in rows)}
+               "in_flight": any(not m.is_final for m in rows)}
     return _respond("messages/index.html", "messages/_rows.html",
                     oob=("messages/_pager.html", "messages/_filter_errors.html"),
                     http_status=200 if flt else 422, **context)
@@ -175,5 +173,5 @@ def timeline(message: Message) -> list[Step]:
 
 
 def _detail(message: Message) -> dict:
-    return {"message": message, "timeline": timeline(message), "in_flight": message.status in IN_FLIGHT,
-            "cancellable": message.status in CANCELLABLE}
+    return {"message": message, "timeline": timeline(message), "in_flight": not message.is_final,
+            "cancellable": message.can_move_to(Status.CANCELLED)}

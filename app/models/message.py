@@ -159,6 +159,9 @@ class Message(db.Model):
     def is_final(self) -> bool:
         return self.status in Status.FINAL
 
+    def can_move_to(self, target: str) -> bool:
+        return target in TRANSITIONS.get(self.status, ())
+
 
 class DeliveryReport(db.Model):
     """Every delivery report received, applied or not: a late or duplicate report is kept for the
