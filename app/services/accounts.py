@@ -10,8 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.extensions import db
 from app.models import ROLES, Account, ApiKey, SenderProfile, User, utcnow
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
-from app.sms import CURRENCIES, get_zone, normalize_number
-from app.sms.errors import SmsError
+from app.sms import CURRENCIES, get_zone
 
 
 def create_account(name: str, currency: str = "NOK", timezone: str = "Europe/Oslo") -> Account:

@@ -19,7 +19,8 @@ from app.extensions import db
 from app.models import Account, Contact, Group, get_owned, group_members, scoped
 from app.models.contact import CONTACT_TYPES
 from app.services.errors import Conflict, Invalid, NotFound
-from app.services.messages import MessageFilter, Page, list_messages
+from app.services.messages import MessageFilter, list_messages
+from app.services.paging import Page, paginate
 from app.sms import normalize_number
 from app.sms.errors import InvalidNumber
 
@@ -60,7 +61,7 @@ def get_contact(account: Account, contact_id: str) -> Contact:
 
 def list_contacts(account: Account, flt: ContactFilter, page: int, page_size: int) -> Page:
     query = filtered(scoped(Contact, account.id), account, flt)
-    return paginate(query, page, page_size)
+    return alphabetical(query, page, page_size)
 
 
 def filtered(query, account: Account, flt: ContactFilter):
@@ -112,13 +113,9 @@ def message_history(account: Account, contact: Contact, page: int, page_size: in
     return list_messages(account, MessageFilter(number=contact.phone_number), page, page_size)
 
 
-def paginate(query, page: int, page_size: int) -> Page:
+def alphabetical(query, page: int, page_size: int) -> Page:
     """Alphabetical pages of a contact query (ties broken by id so pages never overlap)."""
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    items = db.session.scalars(
-        query.order_by(func.lower(Contact.name), Contact.id).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    return Page(list(items), total, page, page_size)
+    return paginate(query, func.lower(Contact.name), Contact.id, page=page, page_size=page_size)
 
 
 # -- writing -------------------------------------------------------------------------------------

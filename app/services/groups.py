@@ -22,7 +22,7 @@ from app.services.contacts import (
     owned_contact_ids,
 )
 from app.services.errors import Conflict, Invalid, NotFound
-from app.services.messages import Page
+from app.services.paging import Page, paginate
 
 MAX_NAME, MAX_DESCRIPTION = 100, 2000
 SHOWN_IDS = 20  # unknown ids named in ``detail``; all of them are listed in ``errors``
@@ -40,11 +40,7 @@ def list_groups(account: Account, page: int, page_size: int, search: str | None 
     query = scoped(Group, account.id)
     if search and search.strip():
         query = query.where(Group.name_key.contains(Group.key(search), autoescape=True))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    items = db.session.scalars(
-        query.order_by(Group.name_key, Group.id).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    return Page(list(items), total, page, page_size)
+    return paginate(query, Group.name_key, Group.id, page=page, page_size=page_size)
 
 
 def member_counts(groups: list[Group]) -> dict[str, int]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Account, Message, Status, get_owned, scoped, utcnow
 from app.services.errors import Conflict, NotFound
+from app.services.paging import Page, paginate
 
 
 @dataclass(frozen=True)
@@ -23,25 +23,9 @@ class MessageFilter:
     created_to: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def has_more(self) -> bool:
-        return self.page * self.page_size < self.total
-
-
 def list_messages(account: Account, flt: MessageFilter, page: int, page_size: int) -> Page:
     query = _filtered(scoped(Message, account.id), flt)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    items = db.session.scalars(
-        query.order_by(Message.created_at.desc(), Message.id).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    return Page(list(items), total, page, page_size)
+    return paginate(query, Message.created_at.desc(), Message.id, page=page, page_size=page_size)
 
 
 def _filtered(query, flt: MessageFilter):

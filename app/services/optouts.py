@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from app.extensions import db
 from app.models import Account, OptOut, scoped
 from app.models.contact import OPTOUT_SOURCES
 from app.services.contacts import chunks, insert_ignoring_duplicates
 from app.services.errors import Invalid
-from app.services.messages import Page
+from app.services.paging import Page, paginate
 from app.sms import normalize_number
 from app.sms.errors import InvalidNumber
 
@@ -49,11 +49,7 @@ def find_optout(account: Account, number: str) -> OptOut | None:
 def list_optouts(account: Account, page: int, page_size: int) -> Page:
     """Newest first."""
     query = scoped(OptOut, account.id)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    items = db.session.scalars(
-        query.order_by(OptOut.created_at.desc(), OptOut.id).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    return Page(list(items), total, page, page_size)
+    return paginate(query, OptOut.created_at.desc(), OptOut.id, page=page, page_size=page_size)
 
 
 def suppressed_numbers(account_id: str, numbers: Iterable[str]) -> set[str]:

@@ -208,7 +208,7 @@ def test_add_with_htmx_answers_a_fresh_form_and_the_new_row_on_top(marketer, peo
     assert html.lstrip().startswith('<form id="new-contact"')
     assert 'value="Zed"' not in html  # cleared
     new = db.session.scalars(db.select(Contact).where(Contact.name == "Zed")).one()
-    assert f'<template><tbody hx-swap-oob="afterbegin:#contact-rows">' in html
+    assert '<template><tbody hx-swap-oob="afterbegin:#contact-rows">' in html
     assert f'<tr id="contact-{new.id}" class="added">' in html
     assert "Added Zed." in html and 'hx-swap-oob="true"' in html  # the flash, out of band
 
