@@ -10,9 +10,9 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-wayscloud = pytest.importorskip("wayscloud")
-from wayscloud import WaysCloudClient  # noqa: E402
-from wayscloud.exceptions import (  # noqa: E402
+# A test dependency (pyproject's test extra): missing, the suite must fail, not skip.
+from wayscloud import WaysCloudClient
+from wayscloud.exceptions import (
     AuthenticationError,
     ConflictError,
     NotFoundError,
