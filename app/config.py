@@ -32,8 +32,12 @@ def _bool(name: str, default: bool) -> bool:
 
 
 def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'smsdesk.db'}")
-    # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3 spelled out.
+    return sqlalchemy_url(os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'smsdesk.db'}"))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A database URL as SQLAlchemy wants it: Heroku-style URLs name the driver "postgres", and
+    psycopg 3 must be spelled out."""
     for old in ("postgres://", "postgresql://"):
         if url.startswith(old):
             return "postgresql+psycopg://" + url[len(old):]

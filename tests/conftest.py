@@ -79,18 +79,13 @@ def database_url(tmp_path_factory) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
-def _normalise(url: str) -> str:
-    for old in ("postgres://", "postgresql://"):
-        if url.startswith(old):
-            return "postgresql+psycopg://" + url[len(old):]
-    return url
-
-
 @pytest.fixture(scope="session")
 def test_config(database_url, redis_url) -> dict:
+    from app.config import sqlalchemy_url  # after SMSDESK_VAR_DIR is set above
+
     return {
         "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": _normalise(database_url),
+        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(database_url),
         "REDIS_URL": redis_url,
         "RQ_QUEUE": "smsdesk-test",
         "SIMULATOR_REPORT_LATENCY_MS": 0,
