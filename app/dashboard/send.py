@@ -87,7 +87,7 @@ def _render(form: SendForm, fragment: str, http_status: int = 200):
 
 def _fill_choices(form: SendForm) -> None:
     account = current_user.account
-    search = (form.contact_search.data or "").replace("\x00", "")
+    search = form.contact_search.data or ""
     form.to_contacts.choices = _contact_choices(search, list(ids(form.to_contacts.data)))
     page = groups.list_groups(account, 1, GROUPS_SHOWN)
     counts = groups.member_counts(page.items)

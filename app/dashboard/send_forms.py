@@ -28,13 +28,6 @@ MAX_NUMBERS = 10_000
 NUMBER_SEPARATORS = re.compile(r"[,;\n\r]+")
 
 
-def no_nul(_form, field) -> None:
-    # PostgreSQL cannot store or compare NUL in text; no message, number or id needs one.
-    values = field.data if isinstance(field.data, list) else [field.data]
-    if any(isinstance(value, str) and "\x00" in value for value in values):
-        raise ValidationError("must not contain NUL characters")
-
-
 def one_newline(text: str | None) -> str | None:
     # Browsers submit a textarea's line breaks as CR LF; the person typed one break (and htmx's
     # preview sends one), so the message carries one, as a phone would.
@@ -47,9 +40,7 @@ def split_numbers(text: str | None) -> list[str]:
 
 
 def ids(values: list[str] | None) -> tuple[str, ...]:
-    # An id never holds NUL, and PostgreSQL cannot even compare one: such a value names nothing.
-    # (A send refuses it through no_nul; a preview, which validates nothing, just leaves it out.)
-    return tuple(value for value in values or () if "\x00" not in value)
+    return tuple(values or ())
 
 
 def new_idempotency_key() -> str:
@@ -69,21 +60,21 @@ def _too_many_numbers(_form, field) -> None:
 
 
 class SendForm(FlaskForm):
-    message = TextAreaField("Message", filters=[one_newline], validators=[no_nul],
+    message = TextAreaField("Message", filters=[one_newline],
                             render_kw={"rows": 6, "spellcheck": "true"})
-    to = TextAreaField("Phone numbers", validators=[no_nul, _too_many_numbers],
+    to = TextAreaField("Phone numbers", validators=[_too_many_numbers],
                        render_kw={"rows": 3, "placeholder": "+4791234567, one per line or separated by commas"})
     contact_search = StringField("Find contacts", render_kw={"type": "search", "autocomplete": "off"})
-    to_contacts = SelectMultipleField("Contacts", choices=[], validate_choice=False, validators=[no_nul],
+    to_contacts = SelectMultipleField("Contacts", choices=[], validate_choice=False,
                                       render_kw={"size": 6})
-    to_groups = SelectMultipleField("Groups", choices=[], validate_choice=False, validators=[no_nul],
+    to_groups = SelectMultipleField("Groups", choices=[], validate_choice=False,
                                     render_kw={"size": 4})
-    sender_profile_id = SelectField("Sender", choices=[], validate_choice=False, validators=[no_nul])
+    sender_profile_id = SelectField("Sender", choices=[], validate_choice=False)
     # The raw text goes to the send service, which reads it in the chosen zone and explains mistakes.
-    scheduled_at = StringField("Send at (optional)", validators=[no_nul], render_kw={"type": "datetime-local"})
-    timezone = SelectField("Time zone", choices=[], validate_choice=False, validators=[no_nul])
+    scheduled_at = StringField("Send at (optional)", render_kw={"type": "datetime-local"})
+    timezone = SelectField("Time zone", choices=[], validate_choice=False)
     idempotency_key = HiddenField(validators=[
-        InputRequired("This form is out of date; reload the page and try again."), Length(max=255), no_nul])
+        InputRequired("This form is out of date; reload the page and try again."), Length(max=255)])
 
     # Each field that changes the preview asks for it, on the event that suits the control.
     LIVE = {"message": "input changed delay:300ms", "to": "input changed delay:300ms",
@@ -124,6 +115,6 @@ class MessageFilterForm(FlaskForm):
     direction = SelectField("Direction", choices=DIRECTION_CHOICES, default="")
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
-    number = StringField("Number", validators=[Optional(), Length(max=64), no_nul],
+    number = StringField("Number", validators=[Optional(), Length(max=64)],
                          render_kw={"type": "search", "placeholder": "+4791234567"})
-    batch_id = StringField("Batch", validators=[Optional(), Length(max=64), no_nul], render_kw={"type": "search"})
+    batch_id = StringField("Batch", validators=[Optional(), Length(max=64)], render_kw={"type": "search"})
