@@ -50,5 +50,6 @@ class Provider(Protocol):
         """Submit a batch; one result per message, in any order. Raises only when the whole batch
         could not be submitted (then every message stays SENDING and is reconciled later)."""
 
-    def query(self, reference: str) -> SendResult | None:
-        """What the provider knows of our reference, or None if it never received it."""
+    def query(self, references: list[str]) -> dict[str, SendResult]:
+        """Optional: what the provider knows of these references (our message ids), keyed by
+        reference; a reference it never received is absent. Asked for rows stuck in SENDING."""

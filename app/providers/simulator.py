@@ -101,11 +101,12 @@ class SimulatorProvider:
             "report_due_at": now + self.report_latency,
         }
 
-    def query(self, reference: str) -> SendResult | None:
-        pmid = db.session.scalar(
-            select(SimulatorSubmission.provider_message_id).where(SimulatorSubmission.reference == reference)
+    def query(self, references: list[str]) -> dict[str, SendResult]:
+        rows = db.session.execute(
+            select(SimulatorSubmission.reference, SimulatorSubmission.provider_message_id)
+            .where(SimulatorSubmission.reference.in_(references))
         )
-        return SendResult(reference, pmid) if pmid else None
+        return {reference: SendResult(reference, pmid) for reference, pmid in rows}
 
 
 def _upsert_submissions(dialect: str):

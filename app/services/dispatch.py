@@ -170,11 +170,10 @@ def _settle(provider_code: str, rows: list, max_attempts: int) -> None:
     provider = get_provider(provider_code)
     # ``query`` is optional: a provider that cannot answer gets the same reference again and
     # must de-duplicate it itself.
-    query = getattr(provider, "query", None) or (lambda reference: None)
-    known, unknown = [], []
-    for row in rows:
-        answer = query(row.id)
-        (known if answer else unknown).append(answer or row)
+    query = getattr(provider, "query", None)
+    answers = query([row.id for row in rows]) if query else {}
+    known = list(answers.values())
+    unknown = [row for row in rows if row.id not in answers]
     retry = [row for row in unknown if row.attempts <= max_attempts]
     given_up = [
         SendResult(row.id, error_code="SEND_TIMEOUT", error_message="The provider did not answer; gave up")

@@ -110,9 +110,10 @@ def test_a_duplicate_is_reported_once(ctx):
 def test_query_knows_what_was_submitted(ctx):
     provider = get_provider("simulator")
     item = _outbound()
-    assert provider.query(item.reference) is None
+    other = _outbound()
+    assert provider.query([item.reference, other.reference]) == {}
     (result,) = provider.send([item])
-    assert provider.query(item.reference) == result
+    assert provider.query([item.reference, other.reference]) == {item.reference: result}
     assert result.accepted and result.provider_message_id == f"sim-{item.reference}"
 
 
