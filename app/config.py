@@ -124,6 +124,8 @@ def load() -> dict:
         "SWEEP_AFTER_SECONDS": _int("SWEEP_AFTER_SECONDS", 30),
         "SENDING_TIMEOUT_SECONDS": _int("SENDING_TIMEOUT_SECONDS", 120),
         "MAX_SEND_ATTEMPTS": _int("MAX_SEND_ATTEMPTS", 5),
+        # Campaign messages released to the dispatcher at a time: a pause takes effect within one.
+        "CAMPAIGN_SLICE_SIZE": _int("CAMPAIGN_SLICE_SIZE", 5000),
         # Carrier simulator
         "SIMULATOR_SUBMIT_LATENCY_MS": _int("SIMULATOR_SUBMIT_LATENCY_MS", 0),
         "SIMULATOR_REPORT_LATENCY_MS": _int("SIMULATOR_REPORT_LATENCY_MS", 1000),

@@ -62,6 +62,21 @@ def dispatch_started() -> None:
         pass  # the key expires by itself
 
 
+def enqueue_campaign(campaign_id: str) -> bool:
+    # Writing a big ledger and sending it takes a while; the run renews its lock as it goes.
+    return _enqueue("app.jobs.tasks.run_campaign", campaign_id, job_timeout=6 * 3600)
+
+
+def enqueue_campaign_once(campaign_id: str, hold_seconds: int) -> bool:
+    """Enqueue a run for a campaign the tick found without one, at most once per ``hold_seconds``."""
+    try:
+        fresh = redis_conn().set(f"smsdesk:campaign-resumed:{campaign_id}", "1", nx=True, ex=max(1, hold_seconds))
+    except RedisError as exc:
+        log.warning("tick cannot reach Redis (%s)", exc)
+        return False
+    return bool(fresh) and enqueue_campaign(campaign_id)
+
+
 def enqueue_simulator_reports(delay: float) -> bool:
     return _enqueue("app.jobs.tasks.simulator_reports", delay=delay)
 

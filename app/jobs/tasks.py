@@ -64,3 +64,10 @@ def import_contacts(import_id: str) -> dict | None:
     from app.services.contact_import_run import run
 
     return run(import_id)
+
+
+@in_app
+def run_campaign(campaign_id: str) -> dict:
+    from app.services.campaign_run import run
+
+    return run(campaign_id)

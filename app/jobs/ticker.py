@@ -1,7 +1,7 @@
 """The periodic tick: runs inside every worker, led by one at a time through a Redis lock.
 
-Each tick moves due SCHEDULED messages to QUEUED and dispatches them, re-enqueues batches whose
-job was lost, reconciles rows stuck in SENDING, and delivers due simulator reports. All of it is
+Each tick moves due SCHEDULED messages to QUEUED and dispatches them, starts due campaigns and
+completes finished ones, re-enqueues batches whose job was lost, reconciles rows stuck in SENDING, and delivers due simulator reports. All of it is
 derived from the database, so a tick after a Redis restart rebuilds whatever the queue lost.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ def run_tick() -> dict:
     provider must not stop delivery reports); the first failure is raised at the end."""
     result: dict = {}
     errors: list[Exception] = []
-    for step in (_promote_and_sweep, _reconcile, _reports, _imports, _housekeeping):
+    for step in (_promote_and_sweep, _campaigns, _reconcile, _reports, _imports, _housekeeping):
         try:
             result.update(step())
         except Exception as exc:  # noqa: BLE001 - logged, and re-raised below
@@ -48,6 +48,22 @@ def _promote_and_sweep() -> dict:
     for batch_id in forgotten:
         enqueue_dispatch_once(batch_id, hold)
     return {"promoted_batches": len(due), "re_enqueued_batches": len(forgotten)}
+
+
+def _campaigns() -> dict:
+    """Start due campaigns, give a run to those that lost theirs (or whose send window opened),
+    and complete those with nothing left in flight."""
+    from app.jobs.queue import enqueue_campaign, enqueue_campaign_once
+    from app.services import campaign_run
+
+    started = campaign_run.start_due()
+    for campaign_id in started:
+        enqueue_campaign(campaign_id)
+    resumed = [c for c in campaign_run.runs_to_resume() if c not in started]
+    for campaign_id in resumed:
+        enqueue_campaign_once(campaign_id, current_app.config["SWEEP_AFTER_SECONDS"])
+    return {"campaigns_started": len(started), "campaigns_resumed": len(resumed),
+            "campaigns_completed": campaign_run.complete_finished()}
 
 
 def _reconcile() -> dict:

@@ -1,5 +1,6 @@
 """SQLAlchemy models, split by domain. Importing this package registers every table."""
 from app.models.account import ROLES, Account, ApiKey, User
+from app.models.campaign import Campaign, CampaignStatus
 from app.models.base import get_owned, new_id, scoped, utcnow
 from app.models.contact import Contact, Group, OptOut, group_members
 from app.models.contact_import import ContactImport
@@ -8,7 +9,7 @@ from app.models.sender import SenderProfile
 from app.models.simulator import SimulatorSubmission
 
 __all__ = [
-    "ROLES", "Account", "ApiKey", "User", "get_owned", "new_id", "scoped", "utcnow",
+    "ROLES", "Account", "ApiKey", "User", "Campaign", "CampaignStatus", "get_owned", "new_id", "scoped", "utcnow",
     "Contact", "ContactImport", "Group", "OptOut", "group_members",
     "DeliveryReport", "IdempotencyKey", "Message", "Status", "SenderProfile", "SimulatorSubmission",
 ]

@@ -89,12 +89,15 @@ class Message(db.Model):
         Index("ix_messages_status_scheduled", "status", "scheduled_at"),
         Index("ix_messages_batch_status", "batch_id", "status"),
         Index("ix_messages_provider_ref", "provider", "provider_message_id"),
+        # A campaign's ledger: one message per recipient, enforced by the database (NULLs, that
+        # is messages outside campaigns, never collide).
+        Index("uq_messages_campaign_recipient", "campaign_id", "to_number", unique=True),
     )
 
     id: Mapped[str] = id_column()
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     batch_id: Mapped[str | None] = mapped_column(String(36))
-    campaign_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    campaign_id: Mapped[str | None] = mapped_column(String(36))
     sender_profile_id: Mapped[str | None] = mapped_column(
         ForeignKey("sender_profiles.id", ondelete="SET NULL")
     )

@@ -36,9 +36,16 @@ from .pricing import (
 )
 from .schedule import ScheduleTime, get_zone, local_to_utc, resolve_schedule, to_local
 from .sender import SenderId, parse_sender_id
+from .merge import FIELDS as MERGE_FIELDS, Template, parse_template
+from .window import SendWindow, parse_window
 
 __all__ = [
     "CURRENCIES",
+    "MERGE_FIELDS",
+    "SendWindow",
+    "Template",
+    "parse_template",
+    "parse_window",
     "DEFAULT_PRICES",
     "GSM7_BASIC",
     "GSM7_EXTENSION",

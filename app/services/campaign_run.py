@@ -1,0 +1,243 @@
+"""The engine side of campaigns: start the due ones, write their ledger, release it to the
+dispatcher a slice at a time, and complete them when nothing is left in flight.
+
+Crash safety comes from the ledger's uniqueness, not from bookkeeping: writing the ledger again
+after a crash inserts only the recipients that are missing (ON CONFLICT DO NOTHING on
+``(campaign_id, to_number)``), releasing is a conditional UPDATE, and the dispatcher claims rows
+atomically. So a run killed at any point and started again sends every recipient exactly once.
+
+One run per campaign at a time holds a Redis lock that it renews as it goes; a run that dies
+lets its lock expire, and the tick starts a new run for any SENDING campaign without one.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from itertools import islice
+
+from flask import current_app
+from sqlalchemy import exists, func, select
+from redis.exceptions import RedisError
+
+from app.extensions import db, redis_conn
+from app.jobs.queue import request_dispatch
+from app.models import Account, Campaign, CampaignStatus, Message, OptOut, Status, new_id, utcnow
+from app.models.base import picked_once
+from app.services import campaign_audience as audience_service
+from app.services.campaigns import check, spec_of
+from app.services.contacts import insert_ignoring_duplicates
+from app.services.errors import ServiceError
+from app.sms import SmsError, count_segments, get_zone, parse_window, price_per_unit
+
+log = logging.getLogger(__name__)
+_S = CampaignStatus
+_MSG = Message.__table__
+_CAMPAIGN = Campaign.__table__
+# A campaign message is settled in one of these; SENT still waits for its delivery report.
+SETTLED = (Status.DELIVERED, Status.FAILED, Status.CANCELLED)
+LEDGER_CHUNK = 5000
+LOCK_SECONDS = 30
+
+
+def start_due(now: datetime | None = None) -> list[str]:
+    """SCHEDULED -> SENDING for every campaign whose time has come; returns their ids."""
+    now = now or utcnow()
+    due = list(db.session.scalars(
+        select(_CAMPAIGN.c.id).where(_CAMPAIGN.c.status == _S.SCHEDULED, _CAMPAIGN.c.scheduled_at <= now)))
+    started = []
+    for campaign_id in due:
+        moved = db.session.execute(Campaign.transition(
+            _S.SENDING, _CAMPAIGN.c.id == campaign_id, _CAMPAIGN.c.status == _S.SCHEDULED,
+            _CAMPAIGN.c.scheduled_at <= now, now=now)).rowcount
+        if moved:
+            started.append(campaign_id)
+    db.session.commit()
+    return started
+
+
+def run(campaign_id: str) -> dict:
+    """Write the ledger if needed, then release and dispatch it until the campaign is paused,
+    cancelled, outside its send window, or has nothing left to release."""
+    token = uuid.uuid4().hex
+    if not _lock(campaign_id, token):
+        return {"campaign": campaign_id, "skipped": "another run holds it"}
+    try:
+        campaign = db.session.get(Campaign, campaign_id)
+        if campaign is None or campaign.status != _S.SENDING:
+            return {"campaign": campaign_id, "skipped": "not sending"}
+        if campaign.materialized_at is None and not write_ledger(campaign):
+            return {"campaign": campaign_id, "paused": campaign.note}
+        sent = _release_and_dispatch(campaign_id, token)
+        completed = complete_finished(campaign_id)
+        return {"campaign": campaign_id, "dispatched": sent, "completed": bool(completed)}
+    finally:
+        _unlock(campaign_id, token)
+
+
+def write_ledger(campaign: Campaign) -> bool:
+    """One Message row per recipient, held as SCHEDULED without a time until released. Committed
+    in chunks; a re-run after a crash adds only what is missing. Returns False (and pauses the
+    campaign with a note) when the campaign can no longer be sent as written."""
+    account = db.session.get(Account, campaign.account_id)
+    try:
+        checked = check(account, spec_of(campaign))
+    except (ServiceError, SmsError) as exc:
+        _pause_with_note(campaign.id, f"Paused before sending: {exc}")
+        return False
+    audience = audience_service.Audience()
+    stream = audience_service.recipients(account, checked.template, checked.group_ids, checked.excluded_group_ids,
+                                         campaign.source_campaign_id, audience)
+    common = _common_values(account, campaign, checked.profile_id)
+    unit_price = price_per_unit(account.currency, current_app.config["SMS_PRICES"])
+    while chunk := list(islice(stream, LEDGER_CHUNK)):
+        insert_ignoring_duplicates(_MSG, [_ledger_row(common, r, unit_price) for r in chunk])
+        db.session.commit()
+    count = db.session.scalar(select(func.count()).where(_MSG.c.campaign_id == campaign.id))
+    db.session.execute(_CAMPAIGN.update().where(_CAMPAIGN.c.id == campaign.id, _CAMPAIGN.c.materialized_at.is_(None))
+                       .values(materialized_at=utcnow(), recipients=count, skipped=dict(audience.skipped)))
+    db.session.commit()
+    return True
+
+
+def _common_values(account: Account, campaign: Campaign, profile_id: str) -> dict:
+    from app.models import SenderProfile
+
+    profile = db.session.get(SenderProfile, profile_id)
+    return {
+        "account_id": account.id, "batch_id": campaign.id, "campaign_id": campaign.id,
+        "sender_profile_id": profile.id, "direction": "OUTBOUND", "message_type": "PLAIN",
+        "from_number": profile.sender_id, "status": Status.SCHEDULED, "scheduled_at": None,
+        "created_at": utcnow(), "attempts": 0, "provider": current_app.config["SMS_PROVIDER"],
+        "currency": account.currency,
+    }
+
+
+def _ledger_row(common: dict, recipient: audience_service.Recipient, unit_price) -> dict:
+    segments = count_segments(recipient.text)
+    return {**common, "id": new_id(), "to_number": recipient.number, "body": recipient.text,
+            "encoding": segments.encoding, "units": segments.parts, "cost": unit_price * segments.parts}
+
+
+def _release_and_dispatch(campaign_id: str, token: str) -> int:
+    from app.services.dispatch import dispatch
+
+    slice_size = _slice_size(current_app.config)
+    handled = 0
+    while _may_release(campaign_id) and _lock(campaign_id, token, renew=True):
+        skip_opted_out(campaign_id)
+        released = release(campaign_id, slice_size)
+        sent = dispatch(campaign_id)
+        handled += sent
+        if not released and not sent:
+            break
+    return handled
+
+
+def _slice_size(config) -> int:
+    per_second = config["THROTTLE_PER_SECOND"]
+    size = config["CAMPAIGN_SLICE_SIZE"]
+    # Throttled, a slice is at most ten seconds' worth, so a pause still takes effect promptly.
+    return min(size, per_second * 10) if per_second > 0 else size
+
+
+def _may_release(campaign_id: str, now: datetime | None = None) -> bool:
+    row = db.session.execute(select(_CAMPAIGN.c.status, _CAMPAIGN.c.timezone, _CAMPAIGN.c.window_start,
+                                    _CAMPAIGN.c.window_end).where(_CAMPAIGN.c.id == campaign_id)).one_or_none()
+    db.session.commit()
+    return row is not None and row.status == _S.SENDING and window_open(row, now or utcnow())
+
+
+def window_open(campaign, now: datetime) -> bool:
+    window = parse_window(campaign.window_start, campaign.window_end)
+    return window is None or window.is_open(now, get_zone(campaign.timezone))
+
+
+def release(campaign_id: str, limit: int) -> int:
+    """SCHEDULED -> QUEUED for up to ``limit`` held messages of the campaign, and a dispatch job
+    requested for them, so other workers help and released messages go even if the run stops."""
+    dialect = db.session.get_bind().dialect.name
+    pick = (select(_MSG.c.id)
+            .where(_MSG.c.batch_id == campaign_id, _MSG.c.status == Status.SCHEDULED, _MSG.c.scheduled_at.is_(None))
+            .limit(limit))
+    moved = db.session.execute(Message.transition(
+        Status.QUEUED, picked_once(dialect, _MSG.c.id, pick), now=utcnow())).rowcount
+    db.session.commit()
+    if moved:
+        request_dispatch()
+    return moved
+
+
+def skip_opted_out(campaign_id: str) -> int:
+    """Cancel held messages to numbers that opted out after the ledger was written."""
+    opted_out = select(OptOut.number).where(OptOut.account_id == _MSG.c.account_id)
+    moved = db.session.execute(Message.transition(
+        Status.CANCELLED, _MSG.c.batch_id == campaign_id, _MSG.c.status == Status.SCHEDULED,
+        _MSG.c.to_number.in_(opted_out), now=utcnow(),
+        error_code="OPTED_OUT", error_message="The recipient opted out before the message was sent")).rowcount
+    db.session.commit()
+    return moved
+
+
+def complete_finished(campaign_id: str | None = None, now: datetime | None = None) -> int:
+    """SENDING -> COMPLETED for campaigns whose ledger is written and fully settled."""
+    unsettled = exists().where(_MSG.c.batch_id == _CAMPAIGN.c.id, _MSG.c.status.not_in(SETTLED))
+    where = [_CAMPAIGN.c.materialized_at.is_not(None), ~unsettled]
+    if campaign_id:
+        where.append(_CAMPAIGN.c.id == campaign_id)
+    moved = db.session.execute(Campaign.transition(_S.COMPLETED, *where, now=now or utcnow())).rowcount
+    db.session.commit()
+    return moved
+
+
+def runs_to_resume(now: datetime | None = None, limit: int = 200) -> list[str]:
+    """SENDING campaigns that need a run and have none (their run died, or their window has
+    opened again): no lock, and a ledger still to write or messages still held."""
+    now = now or utcnow()
+    held = exists().where(_MSG.c.batch_id == _CAMPAIGN.c.id, _MSG.c.status == Status.SCHEDULED,
+                          _MSG.c.scheduled_at.is_(None))
+    rows = db.session.execute(
+        select(_CAMPAIGN.c.id, _CAMPAIGN.c.timezone, _CAMPAIGN.c.window_start, _CAMPAIGN.c.window_end)
+        .where(_CAMPAIGN.c.status == _S.SENDING, _CAMPAIGN.c.materialized_at.is_(None) | held)
+        .order_by(_CAMPAIGN.c.started_at).limit(limit)).all()
+    candidates = [row.id for row in rows if window_open(row, now)]
+    if not candidates:
+        return []
+    pipe = redis_conn().pipeline(transaction=False)
+    for campaign_id in candidates:
+        pipe.exists(_lock_key(campaign_id))
+    return [cid for cid, locked in zip(candidates, pipe.execute()) if not locked]
+
+
+def _pause_with_note(campaign_id: str, note: str) -> None:
+    db.session.rollback()
+    db.session.execute(Campaign.transition(_S.PAUSED, _CAMPAIGN.c.id == campaign_id, now=utcnow(), note=note[:500]))
+    db.session.commit()
+    log.warning("campaign %s paused: %s", campaign_id, note)
+
+
+def _lock_key(campaign_id: str) -> str:
+    return f"smsdesk:campaign-run:{campaign_id}"
+
+
+def _lock(campaign_id: str, token: str, renew: bool = False) -> bool:
+    """Take the run lock, or with ``renew`` extend it; False if another run holds it (a run that
+    was too slow to renew and lost it stops, leaving the campaign to the run that took over)."""
+    key = _lock_key(campaign_id)
+    try:
+        if renew and redis_conn().get(key) == token.encode():
+            return bool(redis_conn().expire(key, LOCK_SECONDS))
+        return bool(redis_conn().set(key, token, nx=True, ex=LOCK_SECONDS))
+    except RedisError as exc:
+        # Without Redis there is no lock to take; the ledger keeps a second run harmless anyway.
+        log.warning("campaign run lock unavailable (%s); running without it", exc)
+        return True
+
+
+def _unlock(campaign_id: str, token: str) -> None:
+    key = _lock_key(campaign_id)
+    try:
+        if redis_conn().get(key) == token.encode():
+            redis_conn().delete(key)
+    except RedisError:
+        pass  # it expires by itself
