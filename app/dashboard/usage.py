@@ -1,0 +1,2 @@
+"""(being written)"""
+from app.dashboard import dashboard  # noqa: F401
