@@ -62,13 +62,29 @@ def recipients(account: Account, template: Template, group_ids: list[str], exclu
     if not group_ids:
         return
     _count_group_exclusions(account, group_ids, excluded_group_ids, audience)
-    rows = db.session.execute(_group_query(account, group_ids, excluded_group_ids).execution_options(yield_per=5000))
-    for row in rows:
+    for row in _pages(_group_query(account, group_ids, excluded_group_ids), _C.c.id):
         reason = _unusable(row.phone_number, row.opted_out)
         if reason:
             audience.skipped[reason] += 1
             continue
         yield Recipient(row.phone_number, template.render(row._mapping), row.name)
+
+
+PAGE = 5000
+
+
+def _pages(query, key) -> Iterator:
+    """The rows of ``query`` in pages of ``PAGE``, ordered by the unique ``key`` (keyset paging).
+    Each page is its own short query, so the caller may commit between rows (the ledger writer
+    does); a server-side cursor would not survive the commit."""
+    query = query.add_columns(key.label("page_key")).order_by(key).limit(PAGE)
+    after = None
+    while True:
+        rows = db.session.execute(query if after is None else query.where(key > after)).all()
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        after = rows[-1].page_key
 
 
 def _unusable(number: str | None, opted_out: bool) -> str | None:
@@ -118,7 +134,7 @@ def _failed_of(account: Account, campaign_id: str, audience: Audience) -> Iterat
         .where(_MSG.c.account_id == account.id, _MSG.c.campaign_id == campaign_id,
                _MSG.c.status == Status.FAILED)
     )
-    for row in db.session.execute(query.execution_options(yield_per=5000)):
+    for row in _pages(query, _MSG.c.id):
         if row.opted_out:
             audience.skipped["opted_out"] += 1
             continue

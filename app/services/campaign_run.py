@@ -66,8 +66,8 @@ def run(campaign_id: str) -> dict:
         campaign = db.session.get(Campaign, campaign_id)
         if campaign is None or campaign.status != _S.SENDING:
             return {"campaign": campaign_id, "skipped": "not sending"}
-        if campaign.materialized_at is None and not write_ledger(campaign):
-            return {"campaign": campaign_id, "paused": campaign.note}
+        if campaign.materialized_at is None and not write_ledger(campaign, lambda: _lock(campaign_id, token, True)):
+            return {"campaign": campaign_id, "ledger": "not written"}
         sent = _release_and_dispatch(campaign_id, token)
         completed = complete_finished(campaign_id)
         return {"campaign": campaign_id, "dispatched": sent, "completed": bool(completed)}
@@ -75,10 +75,11 @@ def run(campaign_id: str) -> dict:
         _unlock(campaign_id, token)
 
 
-def write_ledger(campaign: Campaign) -> bool:
+def write_ledger(campaign: Campaign, still_ours=lambda: True) -> bool:
     """One Message row per recipient, held as SCHEDULED without a time until released. Committed
-    in chunks; a re-run after a crash adds only what is missing. Returns False (and pauses the
-    campaign with a note) when the campaign can no longer be sent as written."""
+    in chunks; a re-run after a crash adds only what is missing. Returns False when the campaign
+    can no longer be sent as written (it is paused with a note saying why), or when ``still_ours``
+    (called after each chunk, renewing the run's lock) says another run has taken over."""
     account = db.session.get(Account, campaign.account_id)
     try:
         checked = check(account, spec_of(campaign))
@@ -93,6 +94,8 @@ def write_ledger(campaign: Campaign) -> bool:
     while chunk := list(islice(stream, LEDGER_CHUNK)):
         insert_ignoring_duplicates(_MSG, [_ledger_row(common, r, unit_price) for r in chunk])
         db.session.commit()
+        if not still_ours():
+            return False
     count = db.session.scalar(select(func.count()).where(_MSG.c.campaign_id == campaign.id))
     db.session.execute(_CAMPAIGN.update().where(_CAMPAIGN.c.id == campaign.id, _CAMPAIGN.c.materialized_at.is_(None))
                        .values(materialized_at=utcnow(), recipients=count, skipped=dict(audience.skipped)))

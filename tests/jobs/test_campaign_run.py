@@ -152,3 +152,17 @@ def test_a_campaign_outside_its_window_waits(account, audience, run_jobs, settin
         pytest.skip("the window happens to be open right now")  # one minute a day
     assert ledger(cid) == {Status.SCHEDULED: 30}
     assert campaign_run.runs_to_resume() == []
+
+
+def test_the_ledger_is_written_page_by_page_with_commits_between(account, audience, run_jobs, monkeypatch, settings):
+    from app.services import campaign_audience
+
+    settings(SIMULATOR_REPORT_LATENCY_MS=0)
+    monkeypatch.setattr(campaign_audience, "PAGE", 7)
+    monkeypatch.setattr(campaign_run, "LEDGER_CHUNK", 4)
+    campaign = draft(account, audience)
+    cid = campaign.id
+    campaigns.send_now(account, campaign)
+    assert campaign_run.write_ledger(reload(cid))
+    assert ledger(cid) == {Status.SCHEDULED: 30}
+    assert reload(cid).recipients == 30
