@@ -105,15 +105,11 @@ def write_ledger(campaign: Campaign, still_ours=lambda: True) -> bool:
 
 def _common_values(account: Account, campaign: Campaign, profile_id: str) -> dict:
     from app.models import SenderProfile
+    from app.services.send import outbound_values
 
     profile = db.session.get(SenderProfile, profile_id)
-    return {
-        "account_id": account.id, "batch_id": campaign.id, "campaign_id": campaign.id,
-        "sender_profile_id": profile.id, "direction": "OUTBOUND", "message_type": "PLAIN",
-        "from_number": profile.sender_id, "status": Status.SCHEDULED, "scheduled_at": None,
-        "created_at": utcnow(), "attempts": 0, "provider": current_app.config["SMS_PROVIDER"],
-        "currency": account.currency,
-    }
+    # Held: SCHEDULED without a time, so only this campaign's release (not the schedule) moves them.
+    return outbound_values(account, profile, Status.SCHEDULED, campaign.id, campaign_id=campaign.id)
 
 
 def _ledger_row(common: dict, recipient: audience_service.Recipient, unit_price) -> dict:

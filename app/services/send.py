@@ -237,19 +237,25 @@ def _check_customer_ref(ref: str | None) -> None:
         raise Invalid("customer_ref may be at most 255 characters", code="invalid_customer_ref")
 
 
-def _rows(account: Account, request: SendRequest, plan: SendPlan, batch_id: str) -> list[dict]:
+def outbound_values(account: Account, profile: SenderProfile, status: str, batch_id: str, **values) -> dict:
+    """The columns every outbound message row shares, for a send or a campaign's ledger; the
+    caller adds the per-recipient ones (id, to_number, and body, encoding, units, cost)."""
     now = utcnow()
-    parts = plan.segments.parts
-    common = {
-        "account_id": account.id, "batch_id": batch_id, "campaign_id": None,
-        "sender_profile_id": plan.profile.id, "direction": "OUTBOUND", "message_type": "PLAIN",
-        "from_number": plan.profile.sender_id, "body": request.message, "encoding": plan.segments.encoding,
-        "units": parts, "status": plan.status, "customer_ref": request.customer_ref,
-        "callback_url": request.callback_url, "scheduled_at": plan.scheduled_at, "created_at": now,
-        "queued_at": now if plan.status == Status.QUEUED else None, "attempts": 0,
-        "provider": current_app.config["SMS_PROVIDER"], "cost": plan.unit_price * parts,
-        "currency": account.currency,
+    return {
+        "account_id": account.id, "batch_id": batch_id, "campaign_id": None, "sender_profile_id": profile.id,
+        "direction": "OUTBOUND", "message_type": "PLAIN", "from_number": profile.sender_id, "status": status,
+        "customer_ref": None, "callback_url": None, "scheduled_at": None, "created_at": now,
+        "queued_at": now if status == Status.QUEUED else None, "attempts": 0,
+        "provider": current_app.config["SMS_PROVIDER"], "currency": account.currency, **values,
     }
+
+
+def _rows(account: Account, request: SendRequest, plan: SendPlan, batch_id: str) -> list[dict]:
+    parts = plan.segments.parts
+    common = outbound_values(
+        account, plan.profile, plan.status, batch_id, body=request.message, encoding=plan.segments.encoding,
+        units=parts, cost=plan.unit_price * parts, customer_ref=request.customer_ref,
+        callback_url=request.callback_url, scheduled_at=plan.scheduled_at)
     return [{**common, "id": new_id(), "to_number": number} for number in plan.recipients.accepted]
 
 
