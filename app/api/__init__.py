@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.api.campaigns import campaigns
 from app.api.contacts import contacts
 from app.api.errors import register_api_errors
 from app.api.meta import meta
@@ -15,4 +16,5 @@ def register_api(app: Flask) -> None:
     # The guide's paths: the same handlers, registered a second time under another name.
     app.register_blueprint(sms, url_prefix="/v1/dashboard/sms", name="dashboard_sms")
     app.register_blueprint(contacts, url_prefix="/v1/contacts")
+    app.register_blueprint(campaigns, url_prefix="/v1/campaigns")
     register_api_errors(app)

@@ -113,10 +113,10 @@ def get_campaign(account: Account, campaign_id: str) -> Campaign:
 
 
 def list_campaigns(account: Account, page: int, page_size: int, status: str | None = None) -> Page:
-    query = scoped(Campaign, account.id).order_by(Campaign.created_at.desc(), Campaign.id)
+    query = scoped(Campaign, account.id)
     if status:
         query = query.where(Campaign.status == status.upper())
-    return paginate(query, page, page_size)
+    return paginate(query, Campaign.created_at.desc(), Campaign.id, page=page, page_size=page_size)
 
 
 def progress(campaign: Campaign) -> dict[str, int]:

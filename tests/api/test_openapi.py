@@ -730,6 +730,80 @@ def test_groups(client, auth):
     assert call(client, "delete", GROUP, path_params={"group_id": other["id"]}, headers=auth).status_code == 404
 
 
+def test_campaigns(client, auth, run_jobs):
+    """Every campaign operation and status code; the behaviour itself is tested in test_campaigns.py."""
+    from app.models import utcnow
+    from app.services import campaign_run
+    from app.services.simulator import deliver_due_reports
+
+    CAMPAIGN = "/v1/campaigns/{campaign_id}"
+    group = call(client, "post", "/v1/contacts/groups", json={"name": "Customers"}, headers=auth).json["id"]
+    ola = _contact(client, auth, {"name": "Ola", "first_name": "Ola", "phone_number": "+4799999999"})
+    call(client, "post", "/v1/contacts/groups/{group_id}/members", path_params={"group_id": group},
+         json={"contact_ids": [ola["id"]]}, headers=auth)
+    body = {"name": "Spring", "message": "Hi {first_name|there}", "group_ids": [group], "timezone": "Europe/Oslo",
+            "send_window": {"start": "00:00", "end": "23:59"}}
+    created = call(client, "post", "/v1/campaigns", json=body, headers=auth)
+    assert created.status_code == 201, created.json
+    one = {"campaign_id": created.json["id"]}
+    for bad in ({"name": "x", "message": "Hi {nope}", "group_ids": [group]}, {"name": "x", "message": "Hi"},
+                {"message": "Hi", "group_ids": [group]}):
+        assert call(client, "post", "/v1/campaigns", json=bad, headers=auth, check_request=False).status_code == 422
+    assert call(client, "get", "/v1/campaigns", query={"status": "draft", "page": 1, "page_size": 10, "per_page": 10},
+                headers=auth).json["total"] == 1
+    assert call(client, "get", "/v1/campaigns", query={"status": "lost"}, headers=auth).status_code == 422
+    assert call(client, "get", CAMPAIGN, path_params=one, headers=auth).status_code == 200
+    assert call(client, "patch", CAMPAIGN, path_params=one, json={"send_window": None}, headers=auth).status_code == 200
+    assert call(client, "patch", CAMPAIGN, path_params=one, json={"group_ids": []}, headers=auth).status_code == 422
+    preview = call(client, "get", CAMPAIGN + "/preview", path_params=one, headers=auth)
+    assert preview.status_code == 200 and preview.json["recipients"] == 1
+
+    when = (utcnow() + timedelta(days=2)).replace(tzinfo=None, microsecond=0).isoformat()
+    scheduled = call(client, "post", CAMPAIGN + "/schedule", path_params=one, json={"scheduled_at": when}, headers=auth)
+    assert scheduled.status_code == 200 and scheduled.json["scheduled_local"].startswith(when)
+    assert call(client, "post", CAMPAIGN + "/schedule", path_params=one, json={"scheduled_at": "2001-01-01T09:00:00"},
+                headers=auth).status_code == 422
+    assert call(client, "post", CAMPAIGN + "/unschedule", path_params=one, headers=auth).status_code == 200
+    assert call(client, "post", CAMPAIGN + "/unschedule", path_params=one, headers=auth).status_code == 409
+    for verb in ("pause", "resume"):
+        assert call(client, "post", CAMPAIGN + "/" + verb, path_params=one, headers=auth).status_code == 409
+    assert call(client, "post", CAMPAIGN + "/send", path_params=one, json={"expected_recipients": 1},
+                headers=auth).status_code == 422
+    assert call(client, "post", CAMPAIGN + "/send", path_params=one, json={"expected_recipients": 2,
+                                                                             "expected_units": 2},
+                headers=auth).status_code == 409
+    assert call(client, "post", CAMPAIGN + "/send", path_params=one, json={"expected_recipients": 1,
+                                                                             "expected_units": 1},
+                headers=auth).status_code == 200
+    assert call(client, "patch", CAMPAIGN, path_params=one, json={"name": "x"}, headers=auth).status_code == 409
+    assert call(client, "post", CAMPAIGN + "/schedule", path_params=one, json={"scheduled_at": when},
+                headers=auth).status_code == 409
+    assert call(client, "post", CAMPAIGN + "/pause", path_params=one, headers=auth).status_code == 200
+    assert call(client, "post", CAMPAIGN + "/resume", path_params=one, headers=auth).status_code == 200
+    run_jobs()
+    deliver_due_reports()
+    campaign_run.complete_finished()
+    done = call(client, "get", CAMPAIGN, path_params=one, headers=auth)
+    assert done.json["status"] == "COMPLETED" and done.json["progress"]["DELIVERED"] == 1
+    assert call(client, "post", CAMPAIGN + "/send", path_params=one, headers=auth).status_code == 409
+    assert call(client, "post", CAMPAIGN + "/cancel", path_params=one, headers=auth).status_code == 409
+
+    other = call(client, "post", "/v1/campaigns", json=body, headers=auth).json
+    assert call(client, "post", CAMPAIGN + "/cancel", path_params={"campaign_id": other["id"]},
+                headers=auth).status_code == 200
+    # A draft whose group was deleted no longer checks out.
+    call(client, "delete", "/v1/contacts/groups/{group_id}", path_params={"group_id": group}, headers=auth)
+    assert call(client, "get", CAMPAIGN + "/preview", path_params=one, headers=auth).status_code == 422
+
+    missing = {"campaign_id": "nope"}
+    for method, path, json in (("get", CAMPAIGN, None), ("patch", CAMPAIGN, {"name": "x"}),
+                               ("get", CAMPAIGN + "/preview", None), ("post", CAMPAIGN + "/send", None),
+                               ("post", CAMPAIGN + "/schedule", {"scheduled_at": when}),
+                               *(("post", CAMPAIGN + "/" + verb, None)
+                                 for verb in ("unschedule", "pause", "resume", "cancel"))):
+        assert call(client, method, path, path_params=missing, json=json, headers=auth).status_code == 404, path
+
+
 # --------------------------------------------------------------------------------------------------
 # The document promises nothing that no request produced
 # --------------------------------------------------------------------------------------------------

@@ -169,6 +169,7 @@ class Operation:
     responses: dict
     parameters: tuple[str, ...] = ()
     body: type[BaseModel] | None = None
+    body_required: bool = True
     security: list | None = field(default_factory=lambda: API_KEY_SECURITY)
 
     def document(self) -> dict:
@@ -181,7 +182,8 @@ class Operation:
         if self.parameters:
             operation["parameters"] = [{"$ref": f"#/components/parameters/{p}"} for p in self.parameters]
         if self.body is not None:
-            operation["requestBody"] = {"required": True, "content": json_content(ref(self.body.__name__))}
+            operation["requestBody"] = {"required": self.body_required,
+                                        "content": json_content(ref(self.body.__name__))}
         operation["responses"] = copy.deepcopy(self.responses)
         operation["security"] = copy.deepcopy(self.security) if self.security is not None else []
         return operation

@@ -10,10 +10,12 @@ import copy
 from functools import cache
 
 from app.api.openapi.builders import API_VERSION, BEARER_SECURITY, OPENAPI_VERSION, error_schemas
+from app.api.openapi.campaign_operations import CAMPAIGN_PARAMETERS, campaign_operations
 from app.api.openapi.contact_operations import contact_operations
 from app.api.openapi.meta_operations import meta_operations, meta_response_schemas
 from app.api.openapi.parameters import PARAMETERS
 from app.api.openapi.request_bodies import REQUEST_MODELS, ContactBody, request_schema
+from app.api.openapi.responses_campaigns import campaign_response_schemas
 from app.api.openapi.responses_contacts import contact_response_schemas
 from app.api.openapi.responses_sms import sms_response_schemas
 from app.api.openapi.sms_operations import sms_operations
@@ -42,7 +44,7 @@ INFO_DESCRIPTION = """A WAYSCloud-compatible SMS API.
 
 Authentication: a service API key in the X-API-Key header (wayscloud_sms_<key id>_<secret>), or the same key as Authorization: Bearer <key>. Missing or invalid credentials: 401.
 
-Contacts: the contact directory under /v1/contacts (contacts, groups, memberships) uses the same authentication, errors and paging.
+Contacts: the contact directory under /v1/contacts (contacts, groups, memberships) uses the same authentication, errors and paging; so do campaigns under /v1/campaigns (drafts to groups of contacts, preview, send now or schedule, pause, resume, cancel).
 
 Errors: a JSON body {"detail": "...", "error": {"code", "message"}}; field validation problems are also listed in "errors" as {"loc", "msg", "type"}. 401 unauthenticated, 404 not found (also another account's object), 409 conflict or wrong state, 413 body too large, 422 invalid input. Unknown JSON fields are ignored.
 
@@ -56,6 +58,8 @@ TAGS = [
     {"name": "Usage and pricing", "description": "Status, usage for billing, statistics and prices"},
     {"name": "Contacts", "description": "The contact directory"},
     {"name": "Contact groups", "description": "Named groups of contacts and their members"},
+    {"name": "Campaigns", "description": "Campaign drafts, their preview, sending, scheduling, pause, resume "
+                                         "and cancel"},
     {"name": "Meta", "description": "Liveness, health and this document"},
     {"name": "Dashboard mirror", "description": "The /v1/sms operations under /v1/dashboard/sms"},
 ]
@@ -70,7 +74,7 @@ def openapi_document() -> dict:
         twin_path = MIRROR_PREFIX + path[len(SMS_PREFIX):]
         for method, operation in operations.items():
             paths.setdefault(twin_path, {})[method] = mirror(operation, method, path)
-    for op in [*contact_operations(), *meta_operations()]:
+    for op in [*contact_operations(), *campaign_operations(), *meta_operations()]:
         paths.setdefault(op.path, {})[op.method] = op.document()
 
     schemas = {model.__name__: request_schema(model) for model in REQUEST_MODELS if model is not None}
@@ -79,6 +83,7 @@ def openapi_document() -> dict:
     schemas.update(meta_response_schemas())
     if ContactBody is not None:
         schemas.update(contact_response_schemas())
+    schemas.update(campaign_response_schemas())
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "smsdesk SMS API", "version": API_VERSION, "description": INFO_DESCRIPTION},
@@ -86,7 +91,7 @@ def openapi_document() -> dict:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "parameters": PARAMETERS,
+            "parameters": {**PARAMETERS, **CAMPAIGN_PARAMETERS},
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                            "description": "Service API key: wayscloud_sms_<key id>_<secret>"},

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from app.api.campaign_schemas import CampaignBody, CampaignChanges, DispatchBody, ScheduleBody, SendWindow
 from app.api.schemas import EstimateBody, SendBody, SenderProfileBody
 from app.sms import MAX_CHARACTERS
 
@@ -17,7 +18,8 @@ except ImportError:  # pragma: no cover - only while the contact directory is no
 
 
 REQUEST_MODELS: tuple[type[BaseModel] | None, ...] = (SendBody, EstimateBody, SenderProfileBody, ContactBody,
-                                                       GroupBody, MembersBody)
+                                                       GroupBody, MembersBody, CampaignBody, CampaignChanges,
+                                                       SendWindow, DispatchBody, ScheduleBody)
 
 # The reference's descriptions, added where the pydantic field has none; plus facts the model
 # enforces elsewhere (length limits) so the document states them.
@@ -89,6 +91,7 @@ def _one_or_many_fields(model: type[BaseModel]) -> set[str]:
 
 def request_schema(model: type[BaseModel]) -> dict:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)  # a nested body (SendWindow) is a component of its own, in REQUEST_MODELS
     properties = schema.get("properties", {})
     for name in _one_or_many_fields(model):
         prop = properties.get(name)
