@@ -57,7 +57,8 @@ def _status_filter() -> str | None:
 def list_campaigns():
     page, size = paging()
     result = campaign_service.list_campaigns(g.account, page, size, _status_filter())
-    return jsonify(page_envelope("campaigns", [_json(c) for c in result.items], result))
+    progress = campaign_service.progress_of(g.account.id, [c.id for c in result.items])
+    return jsonify(page_envelope("campaigns", [campaign_json(c, progress[c.id]) for c in result.items], result))
 
 
 @campaigns.post("")

@@ -121,13 +121,20 @@ def list_campaigns(account: Account, page: int, page_size: int, status: str | No
 
 def progress(campaign: Campaign) -> dict[str, int]:
     """How many of the campaign's messages are in each status (read from the ledger)."""
-    rows = db.session.execute(
-        select(Message.status, func.count()).where(Message.batch_id == campaign.id,
-                                                   Message.account_id == campaign.account_id)
-        .group_by(Message.status))
-    counts = {status: 0 for status in Status.ALL if status != Status.RECEIVED}
-    counts.update({status: int(n) for status, n in rows})
-    return counts
+    return progress_of(campaign.account_id, [campaign.id])[campaign.id]
+
+
+def progress_of(account_id: str, campaign_ids: list[str]) -> dict[str, dict[str, int]]:
+    """``progress`` for several campaigns in one query (a list page)."""
+    result = {cid: {status: 0 for status in Status.ALL if status != Status.RECEIVED} for cid in campaign_ids}
+    if campaign_ids:
+        rows = db.session.execute(
+            select(Message.batch_id, Message.status, func.count())
+            .where(Message.batch_id.in_(campaign_ids), Message.account_id == account_id)
+            .group_by(Message.batch_id, Message.status))
+        for campaign_id, status, n in rows:
+            result[campaign_id][status] = int(n)
+    return result
 
 
 # -- drafts and preview --------------------------------------------------------------------------
