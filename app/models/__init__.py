@@ -7,9 +7,11 @@ from app.models.contact_import import ContactImport
 from app.models.message import DeliveryReport, IdempotencyKey, Message, Status
 from app.models.sender import SenderProfile
 from app.models.simulator import SimulatorSubmission
+from app.models.usage import UsageDaily, UsageRollup
 
 __all__ = [
     "ROLES", "Account", "ApiKey", "User", "Campaign", "CampaignStatus", "get_owned", "new_id", "scoped", "utcnow",
     "Contact", "ContactImport", "Group", "OptOut", "group_members",
     "DeliveryReport", "IdempotencyKey", "Message", "Status", "SenderProfile", "SimulatorSubmission",
+    "UsageDaily", "UsageRollup",
 ]

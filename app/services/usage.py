@@ -4,43 +4,34 @@ Definitions (the README repeats them): an outbound message counts as *sent* in t
 ``sent_at`` (the carrier accepted it; this is what is billed), as *failed* in the period of its
 ``failed_at``; an inbound message counts in the period of its ``received_at``. Units are the sent
 messages' parts. Cost is units times the account currency's unit price; inbound is free.
+
+Every period here is a run of whole local days, so the figures are sums of daily figures, which
+``usage_rollup`` keeps for closed days and counts live for today: the dashboard's usage page reads
+the same rows and always shows the same numbers.
 """
 from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Account, ApiKey, Message, SenderProfile, Status, scoped, utcnow
+from app.models import Account, ApiKey, Message, SenderProfile, scoped, utcnow
+from app.services import usage_rollup
 from app.services.errors import Invalid
+from app.services.usage_rollup import Figures
 from app.sms import cost as unit_cost
 from app.sms import get_zone, price_per_unit
 
 _T = Message.__table__
 
 
-@dataclass(frozen=True)
-class Window:
-    start: datetime  # aware UTC, inclusive
-    end: datetime  # aware UTC, exclusive
-
-
-def local_window(account: Account, first_day: date, days_after_last: date) -> Window:
-    """[first_day 00:00, days_after_last 00:00) in the account's zone, as UTC."""
-    zone = get_zone(account.timezone)
-    start = datetime.combine(first_day, time(), zone)
-    end = datetime.combine(days_after_last, time(), zone)
-    return Window(start.astimezone(timezone.utc), end.astimezone(timezone.utc))
-
-
-def local_today(account: Account) -> date:
-    return utcnow().astimezone(get_zone(account.timezone)).date()
+def local_today(account: Account, now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(get_zone(account.timezone)).date()
 
 
 _PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})", re.ASCII)
@@ -49,9 +40,9 @@ _PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})", re.ASCII)
 _YEARS = range(1970, 9999)
 
 
-def parse_period(account: Account, period: str | None) -> tuple[str, date, date]:
+def parse_period(account: Account, period: str | None, name: str = "period") -> tuple[str, date, date]:
     """``YYYY-MM`` (default, also for an empty value: the current month in the account's zone)
-    -> (period, first, last day)."""
+    -> (period, first, last day). ``name`` is what the error message calls the value."""
     if not period:
         today = local_today(account)
         year, month = today.year, today.month
@@ -59,45 +50,29 @@ def parse_period(account: Account, period: str | None) -> tuple[str, date, date]
         match = _PERIOD.fullmatch(period.strip())
         year, month = (int(match[1]), int(match[2])) if match else (0, 0)
         if year not in _YEARS or not 1 <= month <= 12:
-            raise Invalid(f"period must be YYYY-MM, e.g. 2025-12, not '{period[:32]}'", code="invalid_period")
+            raise Invalid(f"{name} must be YYYY-MM, e.g. 2025-12, not '{period[:32]}'", code="invalid_period")
     last = calendar.monthrange(year, month)[1]
     return f"{year:04d}-{month:02d}", date(year, month, 1), date(year, month, last)
 
 
-def counts(account: Account, window: Window) -> dict:
-    """Sent, failed, received and units in the window: one query over the messages."""
-    def within(column):
-        return (column >= window.start) & (column < window.end)
-
-    outbound = _T.c.direction == "OUTBOUND"
-    sent = outbound & within(_T.c.sent_at)
-    row = db.session.execute(
-        select(
-            func.count().filter(sent),
-            func.coalesce(func.sum(case((sent, _T.c.units), else_=0)), 0),
-            func.count().filter(outbound & within(_T.c.failed_at)),
-            func.count().filter((_T.c.direction == "INBOUND") & within(_T.c.received_at)),
-            func.count().filter(sent & (_T.c.status == Status.DELIVERED)),
-        ).where(_T.c.account_id == account.id)
-    ).one()
-    sent_count, units, failed, received, delivered = (int(v or 0) for v in row)
-    return {"messages_sent": sent_count, "units_used": units, "messages_failed": failed,
-            "messages_received": received, "delivered": delivered}
+def figures(account: Account, first: date, last: date, now: datetime | None = None) -> Figures:
+    """The account's figures over the local days ``first`` to ``last``."""
+    return usage_rollup.days(account, first, last, now).total()
 
 
 def usage(account: Account, period: str | None) -> dict:
     label, first, last = parse_period(account, period)
-    figures = counts(account, local_window(account, first, last + timedelta(days=1)))
+    found = figures(account, first, last)
     prices = current_app.config["SMS_PRICES"]
-    total = unit_cost(figures["units_used"], account.currency, prices)
+    total = unit_cost(found.units, account.currency, prices)
     return {
         "period": label,
         "period_start": first.isoformat(),
         "period_end": last.isoformat(),
-        "messages_sent": figures["messages_sent"],
-        "messages_received": figures["messages_received"],
-        "messages_failed": figures["messages_failed"],
-        "units_used": figures["units_used"],
+        "messages_sent": found.sent,
+        "messages_received": found.received,
+        "messages_failed": found.failed,
+        "units_used": found.units,
         "cost": float(total),
         "currency": account.currency,
         "price_per_unit": float(price_per_unit(account.currency, prices)),
@@ -106,28 +81,38 @@ def usage(account: Account, period: str | None) -> dict:
     }
 
 
-def stat_windows(account: Account) -> dict[str, Window]:
-    today = local_today(account)
-    tomorrow = today + timedelta(days=1)
+def stat_days(today: date) -> dict[str, tuple[date, date]]:
+    """The statistics windows, as first and last local day (all end today)."""
     return {
-        "today": local_window(account, today, tomorrow),
-        "this_week": local_window(account, today - timedelta(days=today.weekday()), tomorrow),
-        "this_month": local_window(account, today.replace(day=1), tomorrow),
-        "last_30_days": local_window(account, today - timedelta(days=29), tomorrow),
+        "today": (today, today),
+        "this_week": (today - timedelta(days=today.weekday()), today),
+        "this_month": (today.replace(day=1), today),
+        "last_30_days": (today - timedelta(days=29), today),
     }
+
+
+def window_figures(account: Account, names: tuple[str, ...] | None = None) -> dict[str, Figures]:
+    """Figures for the statistics windows (all of them, or ``names``), from one read of the days."""
+    now = utcnow()
+    windows = stat_days(local_today(account, now))
+    if names is not None:
+        windows = {name: windows[name] for name in names}
+    first = min(start for start, _ in windows.values())
+    last = max(end for _, end in windows.values())
+    by_day = usage_rollup.days(account, first, last, now).by("day")
+    return {name: sum((f for (day,), f in by_day.items() if start <= day <= end), Figures())
+            for name, (start, end) in windows.items()}
 
 
 def stats(account: Account) -> dict:
     result = {}
-    for name, window in stat_windows(account).items():
-        figures = counts(account, window)
-        sent = figures["messages_sent"]
+    for name, found in window_figures(account).items():
         result[name] = {
-            "messages_sent": sent,
-            "messages_received": figures["messages_received"],
-            "units_used": figures["units_used"],
+            "messages_sent": found.sent,
+            "messages_received": found.received,
+            "units_used": found.units,
             # Share of the messages sent in the window that reached the handset.
-            "delivery_rate": round(figures["delivered"] / sent, 4) if sent else 0.0,
+            "delivery_rate": found.delivery_rate,
         }
     result["status_breakdown"] = status_breakdown(account)
     return result
@@ -141,21 +126,20 @@ def status_breakdown(account: Account) -> dict[str, int]:
 
 
 def service_status(account: Account) -> dict:
-    windows = stat_windows(account)
     default = db.session.scalar(scoped(SenderProfile, account.id).where(SenderProfile.is_default.is_(True)))
     has_profiles = default is not None or db.session.scalar(
         select(func.count()).select_from(SenderProfile).where(SenderProfile.account_id == account.id)) > 0
     has_key = db.session.scalar(
         select(func.count()).select_from(ApiKey).where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
     ) > 0
-    last_30 = counts(account, windows["last_30_days"])
+    windows = window_figures(account, ("today", "this_month", "last_30_days"))
     return {
         "active": account.is_active,
         "has_sender_profiles": has_profiles,
         "has_api_key": has_key,
         "default_sender": default,
-        "messages_today": counts(account, windows["today"])["messages_sent"],
-        "messages_this_month": counts(account, windows["this_month"])["messages_sent"],
-        "messages_sent_30d": last_30["messages_sent"],
-        "messages_received_30d": last_30["messages_received"],
+        "messages_today": windows["today"].sent,
+        "messages_this_month": windows["this_month"].sent,
+        "messages_sent_30d": windows["last_30_days"].sent,
+        "messages_received_30d": windows["last_30_days"].received,
     }
