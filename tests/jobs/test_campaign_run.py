@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from app.extensions import db
 from app.models import Campaign, CampaignStatus, Contact, Message, Status, group_members, new_id, utcnow
