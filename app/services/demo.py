@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Account, User
-from app.services import accounts
+from app.services import accounts, contacts, groups
 
 DEMO_ACCOUNT = "Demo"
 DEMO_EMAIL = "demo@smsdesk.local"
@@ -17,6 +17,7 @@ def seed(password: str) -> tuple[str, str, str]:
     account = db.session.scalar(select(Account).where(Account.name == DEMO_ACCOUNT))
     if account is None:
         account = accounts.create_account(DEMO_ACCOUNT, "NOK", "Europe/Oslo")
+        _seed_directory(account)
     user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
     if user is None:
         accounts.create_user(account, DEMO_EMAIL, password, "admin")
@@ -25,3 +26,27 @@ def seed(password: str) -> tuple[str, str, str]:
         db.session.commit()
     _, key = accounts.create_api_key(account, "demo")
     return DEMO_EMAIL, password, key
+
+
+# A small audience to try a campaign on at once. The names vary the length of a personal text; one
+# person has no first name (so a merge-field fallback shows), and one number ends in 0000, which
+# the carrier simulator fails as an unknown subscriber (so a report has a failure to show).
+DEMO_PEOPLE = [
+    ("Ada", "Lovelace", "Analytical Engines AS"), ("Kari", "Nordmann", "Fjord Fisk"),
+    ("Ola", "Nordmann", "Fjord Fisk"), ("Ingrid", "Bergström", None), ("Bjørn", "Hansen", "Nordlys Kaffe"),
+    ("Sofie", "Lund", None), ("Mohammed", "Ali", "Bergen Bakeri"), ("Emma", "Johansen", None),
+    ("Lars", "Olsen", "Tromsø Tech"), (None, "Berg", None), ("Nora", "Larsen", "Oslo Sykkel"),
+    ("Henrik", "Dahl", None),
+]
+
+
+def _seed_directory(account: Account) -> None:
+    ids = [
+        contacts.create_contact(account, {
+            "first_name": first, "last_name": last, "company_name": company,
+            "phone_number": f"+479000{i:04d}",
+        }).id
+        for i, (first, last, company) in enumerate(DEMO_PEOPLE)
+    ]
+    group = groups.create_group(account, "Demo customers", "People to try a campaign on")
+    groups.add_members(account, group.id, ids)
