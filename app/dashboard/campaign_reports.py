@@ -25,7 +25,9 @@ from app.dashboard.pages import is_htmx, owned_or_404, render
 from app.models import Campaign, utcnow
 from app.models.base import iso
 from app.services import campaign_report as report_service
-from app.services.campaign_report import STATUSES, RecipientFilter, Report
+from app.services import campaign_recipients
+from app.services.campaign_recipients import RecipientFilter
+from app.services.campaign_report import STATUSES, Report
 from app.services.errors import Invalid
 
 PAGE = "campaigns/report.html"
@@ -57,10 +59,10 @@ def campaign_report(campaign_id: str):
     context = {"campaign": campaign, "form": form, "list_params": _list_params(campaign, form)}
     http_status = 200 if flt else 422
     if is_htmx():  # only the list changes: the figures are not computed for it
-        listing = report_service.recipients(campaign, flt, _page_number(), PAGE_SIZE) if flt else None
+        listing = campaign_recipients.recipients(campaign, flt, _page_number(), PAGE_SIZE) if flt else None
         return render(PAGE, RECIPIENTS, http_status=http_status, listing=listing, **context)
     report = report_service.report(campaign, current_user.account.timezone)
-    listing = report_service.recipients(campaign, flt, _page_number(), PAGE_SIZE, _known_total(report, flt)) \
+    listing = campaign_recipients.recipients(campaign, flt, _page_number(), PAGE_SIZE, _known_total(report, flt)) \
         if flt else None
     return render(PAGE, RECIPIENTS, http_status=http_status, listing=listing, report=report, figures=figures(report),
                   failures=report_service.failure_reasons(campaign), refresh_seconds=REFRESH_SECONDS, **context)
@@ -94,7 +96,7 @@ def campaign_report_csv(campaign_id: str):
     if flt is None:
         raise Invalid("; ".join(e for errors in form.errors.values() for e in errors))
     filename = f"campaign-{_slug(campaign.name)}-recipients-{utcnow().strftime('%Y-%m-%d')}.csv"
-    return Response(stream_with_context(report_service.recipients_csv(campaign, flt)), mimetype="text/csv",
+    return Response(stream_with_context(campaign_recipients.recipients_csv(campaign, flt)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
 
@@ -180,7 +182,7 @@ def _filter(form: RecipientFilterForm) -> RecipientFilter | None:
     """The service's filter, or None with the errors on the form."""
     if not form.validate():
         return None
-    digits = report_service.number_digits(form.number.data)
+    digits = campaign_recipients.number_digits(form.number.data)
     if digits == "":
         form.number.errors.append("Search by digits of the number, e.g. 9123.")
         return None

@@ -1,6 +1,7 @@
 """The report of one campaign, read from its ledger (its Message rows, ``batch_id == campaign.id``):
 where its messages are, delivered and failed over time, how long delivery took, why messages
-failed, units and cost, and each recipient's row (listed, filtered, exported).
+failed, and units and cost. Each recipient's row (listed, filtered, exported) is in
+``campaign_recipients``.
 
 Definitions (the report page repeats them):
 
@@ -21,8 +22,6 @@ Cost at scale: a campaign of 100,000 recipients among a million messages is read
 over its rows for the figures (grouped by status, currency, billed, and time to delivery cut to the
 shown precision, which yields the histogram and the median too) and, for the charts, a second pass
 over its delivered and failed rows for the timeline; both find the rows by ``ix_messages_batch_status``.
-The recipient list walks ``uq_messages_campaign_recipient`` (campaign_id, to_number), which is
-already in number order, and takes its total from the figures when it can (no count).
 """
 from __future__ import annotations
 
@@ -31,15 +30,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Iterator
 
 from sqlalchemy import BigInteger, Integer, and_, case, cast, func, literal_column, select
 
 from app.extensions import db
 from app.models import Campaign, CampaignStatus, Message, Status, utcnow
-from app.models.base import iso
-from app.services.export import csv_lines
-from app.services.paging import Page, paginate
 from app.sms import get_zone
 
 _T = Message.__table__
@@ -62,9 +57,6 @@ MAX_BUCKETS = 60
 FAILURE_REASONS = 50  # rows in the failure table; the rest are few by then
 MONEY = Decimal("0.0001")
 
-CSV_COLUMNS = ("number", "status", "units", "cost", "currency", "sent_at", "delivered_at", "failed_at",
-               "error_code", "error_message")
-CSV_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -361,60 +353,3 @@ def failure_reasons(campaign: Campaign, limit: int = FAILURE_REASONS) -> list[Fa
         .group_by(_T.c.error_code, _T.c.error_message)
         .order_by(n.desc(), _T.c.error_code, _T.c.error_message).limit(limit))
     return [FailureReason(code, message, count) for code, message, count in rows]
-
-
-# -- recipients ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RecipientFilter:
-    status: str | None = None
-    digits: str | None = None  # part of the number, digits only (see number_digits)
-
-
-def number_digits(text: str | None) -> str | None:
-    """What a number search looks for: the digits typed, with a leading international ``00``
-    dropped (``0047 912`` finds ``+47912...``). None when nothing was typed; '' when no digits."""
-    if text is None or not text.strip():
-        return None
-    digits = "".join(c for c in text if c.isascii() and c.isdigit())
-    return digits[2:] if digits.startswith("00") else digits
-
-
-def _recipients(campaign: Campaign, flt: RecipientFilter, what):
-    # campaign_id (not batch_id): the same rows for a ledger, and its unique index is number order.
-    query = select(*what).where(_T.c.campaign_id == campaign.id, _T.c.account_id == campaign.account_id)
-    if flt.status:
-        query = query.where(_T.c.status == flt.status)
-    if flt.digits:
-        query = query.where(_T.c.to_number.contains(flt.digits, autoescape=True))
-    return query
-
-
-def recipients(campaign: Campaign, flt: RecipientFilter, page: int, page_size: int,
-               total: int | None = None) -> Page:
-    """One page of the campaign's messages, by number. ``total``, when the caller knows it (from
-    the report's status counts), saves counting the rows again."""
-    query = _recipients(campaign, flt, (Message,))
-    # A number is unique within a campaign (the ledger's unique index), so it orders on its own,
-    # and the index delivers the rows in that order: no sort, however deep the page.
-    if total is None:
-        return paginate(query, Message.to_number, page=page, page_size=page_size)
-    items = db.session.scalars(query.order_by(Message.to_number).offset((page - 1) * page_size).limit(page_size)).all()
-    return Page(list(items), total, page, page_size)
-
-
-def recipient_rows(campaign: Campaign, flt: RecipientFilter) -> Iterator[tuple]:
-    """The CSV's rows, by number; times in UTC ISO 8601."""
-    columns = (_T.c.to_number, _T.c.status, _T.c.units, _T.c.cost, _T.c.currency, _T.c.sent_at,
-               _T.c.delivered_at, _T.c.failed_at, _T.c.error_code, _T.c.error_message)
-    query = _recipients(campaign, flt, columns).order_by(_T.c.to_number)
-    for number, status, units, cost, currency, sent, delivered, failed, code, message in db.session.execute(
-            query.execution_options(yield_per=CSV_BATCH)):
-        yield (number, status, units, Decimal(cost).quantize(MONEY), currency, iso(sent), iso(delivered), iso(failed),
-               code, message)
-
-
-def recipients_csv(campaign: Campaign, flt: RecipientFilter) -> Iterator[str]:
-    """The recipients as CSV, formula-safe (``export.csv_lines``), a thousand rows at a time."""
-    return csv_lines(CSV_COLUMNS, recipient_rows(campaign, flt))
-

@@ -12,7 +12,9 @@ from sqlalchemy import insert
 from app.extensions import db
 from app.models import Campaign, CampaignStatus, Message, Status, new_id
 from app.services import campaign_report as report_service
-from app.services.campaign_report import RecipientFilter, bucket_start, bucket_starts, bucket_width, number_digits
+from app.services import campaign_recipients
+from app.services.campaign_recipients import RecipientFilter, number_digits
+from app.services.campaign_report import bucket_start, bucket_starts, bucket_width
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # 10:00 in Oslo
@@ -268,21 +270,21 @@ def test_number_digits(typed, digits):
 def test_recipients_by_number_filtered_and_paged(account, other_account):
     campaign = known_ledger(account, other_account[0])
 
-    everyone = report_service.recipients(campaign, RecipientFilter(), 1, 5)
+    everyone = campaign_recipients.recipients(campaign, RecipientFilter(), 1, 5)
     assert everyone.total == 17
     numbers = [m.to_number for m in everyone.items]
     assert numbers == sorted(numbers) and len(numbers) == 5
-    second = report_service.recipients(campaign, RecipientFilter(), 2, 5)
+    second = campaign_recipients.recipients(campaign, RecipientFilter(), 2, 5)
     assert not {m.id for m in second.items} & {m.id for m in everyone.items}
 
-    failed = report_service.recipients(campaign, RecipientFilter(status=Status.FAILED), 1, 50)
+    failed = campaign_recipients.recipients(campaign, RecipientFilter(status=Status.FAILED), 1, 50)
     assert failed.total == 3 and {m.status for m in failed.items} == {Status.FAILED}
 
-    found = report_service.recipients(campaign, RecipientFilter(digits="4790000"), 1, 50)
+    found = campaign_recipients.recipients(campaign, RecipientFilter(digits="4790000"), 1, 50)
     assert sorted(m.to_number for m in found.items) == ["+4790000005", "+4790000010", "+4790000030",
                                                         "+4790000090", "+4790000400", "+4790000666",
                                                         "+4790000999"]
-    both = report_service.recipients(campaign, RecipientFilter(status=Status.FAILED, digits="666"), 1, 50)
+    both = campaign_recipients.recipients(campaign, RecipientFilter(status=Status.FAILED, digits="666"), 1, 50)
     assert [m.to_number for m in both.items] == ["+4790000666"]
 
 
@@ -291,7 +293,7 @@ def test_recipient_rows_for_the_csv(account):
     delivered_after(campaign, 5, number="+4790000001", units=2)
     add(campaign, Status.FAILED, failed_at=T0, error_code="REJECTED", error_message="No", number="+4790000002")
 
-    rows = list(report_service.recipient_rows(campaign, RecipientFilter()))
+    rows = list(campaign_recipients.recipient_rows(campaign, RecipientFilter()))
 
     assert rows == [
         ("+4790000001", "DELIVERED", 2, Decimal("1.0000"), "NOK", "2026-11-20T09:00:00Z", "2026-11-20T09:00:05Z",
