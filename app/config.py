@@ -126,6 +126,8 @@ def load() -> dict:
         "MAX_SEND_ATTEMPTS": _int("MAX_SEND_ATTEMPTS", 5),
         # Campaign messages released to the dispatcher at a time: a pause takes effect within one.
         "CAMPAIGN_SLICE_SIZE": _int("CAMPAIGN_SLICE_SIZE", 5000),
+        # A campaign run's lock lives this long unless renewed: how soon a run that died is replaced.
+        "CAMPAIGN_LOCK_SECONDS": _int("CAMPAIGN_LOCK_SECONDS", 30),
         # Carrier simulator
         "SIMULATOR_SUBMIT_LATENCY_MS": _int("SIMULATOR_SUBMIT_LATENCY_MS", 0),
         "SIMULATOR_REPORT_LATENCY_MS": _int("SIMULATOR_REPORT_LATENCY_MS", 1000),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from itertools import islice
 
 from flask import current_app
@@ -22,13 +22,14 @@ from redis.exceptions import RedisError
 
 from app.extensions import db, redis_conn
 from app.jobs.queue import request_dispatch
-from app.models import Account, Campaign, CampaignStatus, Message, OptOut, Status, new_id, utcnow
+from app.models import Account, Campaign, CampaignStatus, Message, OptOut, Status, utcnow
 from app.models.base import picked_once
 from app.services import campaign_audience as audience_service
 from app.services.campaigns import check, spec_of
 from app.services.contacts import insert_ignoring_duplicates
 from app.services.errors import ServiceError
-from app.sms import SmsError, count_segments, get_zone, parse_window, price_per_unit
+from app.sms import SmsError, basic_gsm7_parts, count_segments, get_zone, parse_window, price_per_unit
+from app.sms.encoding import GSM7
 
 log = logging.getLogger(__name__)
 _S = CampaignStatus
@@ -37,7 +38,6 @@ _CAMPAIGN = Campaign.__table__
 # A campaign message is settled in one of these; SENT still waits for its delivery report.
 SETTLED = (Status.DELIVERED, Status.FAILED, Status.CANCELLED)
 LEDGER_CHUNK = 5000
-LOCK_SECONDS = 30
 
 
 def start_due(now: datetime | None = None) -> list[str]:
@@ -56,9 +56,10 @@ def start_due(now: datetime | None = None) -> list[str]:
     return started
 
 
-def run(campaign_id: str) -> dict:
+def run(campaign_id: str, now: datetime | None = None) -> dict:
     """Write the ledger if needed, then release and dispatch it until the campaign is paused,
-    cancelled, outside its send window, or has nothing left to release."""
+    cancelled, outside its send window, or has nothing left to release. ``now`` (default: the
+    clock, read before each slice) decides whether the window is open."""
     token = uuid.uuid4().hex
     if not _lock(campaign_id, token):
         return {"campaign": campaign_id, "skipped": "another run holds it"}
@@ -68,7 +69,7 @@ def run(campaign_id: str) -> dict:
             return {"campaign": campaign_id, "skipped": "not sending"}
         if campaign.materialized_at is None and not write_ledger(campaign, lambda: _lock(campaign_id, token, True)):
             return {"campaign": campaign_id, "ledger": "not written"}
-        sent = _release_and_dispatch(campaign_id, token)
+        sent = _release_and_dispatch(campaign_id, token, now)
         completed = complete_finished(campaign_id)
         return {"campaign": campaign_id, "dispatched": sent, "completed": bool(completed)}
     finally:
@@ -92,7 +93,7 @@ def write_ledger(campaign: Campaign, still_ours=lambda: True) -> bool:
     common = _common_values(account, campaign, checked.profile_id)
     unit_price = price_per_unit(account.currency, current_app.config["SMS_PRICES"])
     while chunk := list(islice(stream, LEDGER_CHUNK)):
-        insert_ignoring_duplicates(_MSG, [_ledger_row(common, r, unit_price) for r in chunk])
+        _insert_ledger([_ledger_row(common, r, unit_price) for r in chunk])
         db.session.commit()
         if not still_ours():
             return False
@@ -101,6 +102,30 @@ def write_ledger(campaign: Campaign, still_ours=lambda: True) -> bool:
                        .values(materialized_at=utcnow(), recipients=count, skipped=dict(audience.skipped)))
     db.session.commit()
     return True
+
+
+def _insert_ledger(rows: list[dict]) -> None:
+    """Insert ledger rows, skipping recipients the ledger already has. On PostgreSQL by COPY into
+    a temporary table and one INSERT ... SELECT, in less than half the time of a row-by-row
+    executemany: writing the ledger is the one part of a campaign no other worker can help with."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        insert_ignoring_duplicates(_MSG, rows)
+        return
+    columns = list(rows[0])
+    names = ", ".join(f'"{name}"' for name in columns)
+    # Timestamps are stored as naive UTC (see UTCDateTime); COPY bypasses the column types.
+    stamps = [i for i, name in enumerate(columns) if isinstance(rows[0][name], datetime)]
+    driver = db.session.connection().connection.driver_connection
+    with driver.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE ledger_rows ON COMMIT DROP AS SELECT {names} FROM messages WITH NO DATA")
+        with cursor.copy(f"COPY ledger_rows ({names}) FROM STDIN") as copy:
+            for row in rows:
+                values = [row[name] for name in columns]
+                for i in stamps:
+                    values[i] = values[i] and values[i].astimezone(timezone.utc).replace(tzinfo=None)
+                copy.write_row(values)
+        cursor.execute(f'INSERT INTO messages ("id", {names}) SELECT gen_random_uuid()::text, {names} '
+                       "FROM ledger_rows ON CONFLICT DO NOTHING")
 
 
 def _common_values(account: Account, campaign: Campaign, profile_id: str) -> dict:
@@ -113,17 +138,22 @@ def _common_values(account: Account, campaign: Campaign, profile_id: str) -> dic
 
 
 def _ledger_row(common: dict, recipient: audience_service.Recipient, unit_price) -> dict:
-    segments = count_segments(recipient.text)
-    return {**common, "id": new_id(), "to_number": recipient.number, "body": recipient.text,
-            "encoding": segments.encoding, "units": segments.parts, "cost": unit_price * segments.parts}
+    parts = basic_gsm7_parts(recipient.text)  # most texts: no need for the full count
+    encoding = GSM7
+    if parts is None:
+        segments = count_segments(recipient.text)
+        encoding, parts = segments.encoding, segments.parts
+    # No id: the column's default gives one (on PostgreSQL the database, see _insert_ledger).
+    return {**common, "to_number": recipient.number, "body": recipient.text,
+            "encoding": encoding, "units": parts, "cost": unit_price * parts}
 
 
-def _release_and_dispatch(campaign_id: str, token: str) -> int:
+def _release_and_dispatch(campaign_id: str, token: str, now: datetime | None = None) -> int:
     from app.services.dispatch import dispatch
 
     slice_size = _slice_size(current_app.config)
     handled = 0
-    while _may_release(campaign_id) and _lock(campaign_id, token, renew=True):
+    while _may_release(campaign_id, now) and _lock(campaign_id, token, renew=True):
         skip_opted_out(campaign_id)
         released = release(campaign_id, slice_size)
         sent = dispatch(campaign_id)
@@ -167,12 +197,26 @@ def release(campaign_id: str, limit: int) -> int:
     return moved
 
 
+# Opt-outs older than the run were left out when the ledger was read; with this margin for
+# clocks, older ones need not be looked for again.
+OPT_OUT_MARGIN = timedelta(hours=1)
+
+
 def skip_opted_out(campaign_id: str) -> int:
     """Cancel held messages to numbers that opted out after the ledger was written."""
-    opted_out = select(OptOut.number).where(OptOut.account_id == _MSG.c.account_id)
+    campaign = db.session.execute(select(_CAMPAIGN.c.account_id, _CAMPAIGN.c.started_at)
+                                  .where(_CAMPAIGN.c.id == campaign_id)).one_or_none()
+    if campaign is None:
+        return 0
+    # Only the opt-outs since the run started, and the account as a value: those few are looked
+    # up in the ledger's unique index (campaign_id is batch_id here). Matching every held message
+    # against all the account's opt-outs on every slice grew with the square of the campaign
+    # (correlated to each message, 100,000 held x 1,000 opt-outs took 15 s a slice).
+    since = (campaign.started_at or utcnow()) - OPT_OUT_MARGIN
+    opted_out = select(OptOut.number).where(OptOut.account_id == campaign.account_id, OptOut.created_at >= since)
     moved = db.session.execute(Message.transition(
-        Status.CANCELLED, _MSG.c.batch_id == campaign_id, _MSG.c.status == Status.SCHEDULED,
-        _MSG.c.to_number.in_(opted_out), now=utcnow(),
+        Status.CANCELLED, _MSG.c.campaign_id == campaign_id, _MSG.c.batch_id == campaign_id,
+        _MSG.c.status == Status.SCHEDULED, _MSG.c.to_number.in_(opted_out), now=utcnow(),
         error_code="OPTED_OUT", error_message="The recipient opted out before the message was sent")).rowcount
     db.session.commit()
     return moved
@@ -223,10 +267,11 @@ def _lock(campaign_id: str, token: str, renew: bool = False) -> bool:
     """Take the run lock, or with ``renew`` extend it; False if another run holds it (a run that
     was too slow to renew and lost it stops, leaving the campaign to the run that took over)."""
     key = _lock_key(campaign_id)
+    seconds = current_app.config["CAMPAIGN_LOCK_SECONDS"]
     try:
         if renew and redis_conn().get(key) == token.encode():
-            return bool(redis_conn().expire(key, LOCK_SECONDS))
-        return bool(redis_conn().set(key, token, nx=True, ex=LOCK_SECONDS))
+            return bool(redis_conn().expire(key, seconds))
+        return bool(redis_conn().set(key, token, nx=True, ex=seconds))
     except RedisError as exc:
         # Without Redis there is no lock to take; the ledger keeps a second run harmless anyway.
         log.warning("campaign run lock unavailable (%s); running without it", exc)
