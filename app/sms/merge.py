@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Mapping
 
 from .errors import InvalidMessage
@@ -32,7 +33,7 @@ class Template:
         """The fields used, each once, in order of first use."""
         return tuple(dict.fromkeys(p[0] for p in self.pieces if isinstance(p, tuple)))
 
-    @property
+    @cached_property  # asked once per recipient when rendering
     def is_personal(self) -> bool:
         return any(isinstance(p, tuple) for p in self.pieces)
 

@@ -31,8 +31,9 @@ class SendWindow:
         return local >= self.start or local < self.end
 
     def next_open(self, now: datetime, zone: ZoneInfo) -> datetime:
-        """``now`` if the window is open, else the UTC instant it next opens. On the day clocks
-        spring forward over the opening time (02:30), it opens as late after the jump (03:30)."""
+        """``now`` if the window is open, else the first instant it is open again (UTC). That is
+        the opening time on the next day it occurs; on the day clocks spring forward over it
+        (02:30 in a 02:00-03:00 gap), the window opens as the clocks jump (03:00)."""
         if self.is_open(now, zone):
             return now
         local = now.astimezone(zone)
@@ -40,8 +41,22 @@ class SendWindow:
             day = local.date() + timedelta(days=days)
             opening = datetime.combine(day, self.start, zone).astimezone(timezone.utc)
             if opening > now:
-                return opening
+                return self._first_open(now, opening, zone)
         raise AssertionError("a window opens within a day")  # pragma: no cover - start < 24:00
+
+    def _first_open(self, closed: datetime, opening: datetime, zone: ZoneInfo) -> datetime:
+        """The first second in (closed, opening] at which the window is open. Closed until then
+        except when a spring-forward gap swallowed the opening time, so halving finds the jump."""
+        while opening - closed > timedelta(seconds=1):
+            middle = closed + (opening - closed) / 2
+            middle = middle.replace(microsecond=0) if middle.microsecond else middle
+            if middle <= closed:
+                break
+            if self.is_open(middle, zone):
+                opening = middle
+            else:
+                closed = middle
+        return opening
 
 
 def parse_window(start: str | None, end: str | None) -> SendWindow | None:

@@ -62,8 +62,13 @@ NIGHT = SendWindow(time(20), time(8))
     (NIGHT, utc(2027, 1, 12, 22, 0), True, utc(2027, 1, 12, 22, 0)),
     (NIGHT, utc(2027, 1, 12, 6, 59), True, utc(2027, 1, 12, 6, 59)),
     (NIGHT, utc(2027, 1, 12, 7, 0), False, utc(2027, 1, 12, 19, 0)),
-    # An opening time inside the spring-forward gap: 02:30 does not exist; opens 03:30 local.
-    (SendWindow(time(2, 30), time(5)), utc(2027, 3, 27, 23, 0), False, utc(2027, 3, 28, 1, 30)),
+    # An opening time inside the spring-forward gap: 02:30 does not exist; opens as clocks jump
+    # from 02:00 to 03:00 (01:00 UTC), the first instant is_open agrees.
+    (SendWindow(time(2, 30), time(5)), utc(2027, 3, 27, 23, 0), False, utc(2027, 3, 28, 1, 0)),
+    (SendWindow(time(2, 30), time(5)), utc(2027, 3, 28, 0, 59, 59), False, utc(2027, 3, 28, 1, 0)),
+    (SendWindow(time(2, 30), time(5)), utc(2027, 3, 28, 1, 0), True, utc(2027, 3, 28, 1, 0)),
+    # Opening at a second-precise now that is not on a whole second.
+    (DAY, datetime(2027, 1, 12, 7, 59, 30, 500000, tzinfo=timezone.utc), False, utc(2027, 1, 12, 8, 0)),
 ])
 def test_open_and_next_open(window, now, is_open, opens):
     assert window.is_open(now, OSLO) is is_open
