@@ -20,13 +20,13 @@ run: install
 	$(BIN)/flask --app app up
 
 ## make test: the full test suite (SQLite by default; TEST_DATABASE_URL=postgresql://... for PostgreSQL)
-## The end-to-end tests drive Debian's Chromium: installed here when missing and we are root; for
-## anyone else they fail and say how to install it.
+## The end-to-end tests drive Debian's Chromium, and the webhook TLS tests issue certificates with
+## openssl: installed here when missing and we are root; for anyone else they fail and say how.
 test: install
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" -eq 0 ]; then \
-		echo "Installing Debian's chromium for the end-to-end tests"; \
+	@if { [ ! -x /usr/bin/chromium ] || ! command -v openssl >/dev/null; } && [ "$$(id -u)" -eq 0 ]; then \
+		echo "Installing Debian's chromium and openssl for the tests"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium openssl >/dev/null; \
 	fi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
