@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Select, String, select
+from sqlalchemy import ARRAY, DateTime, Select, String, cast, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -78,9 +78,16 @@ def picked_once(dialect: str, column, pick):
     PostgreSQL may plan a plain ``IN (subquery)`` as a semi-join that re-runs the subquery for every
     row it updates; with SKIP LOCKED each re-run skips the rows the UPDATE already changed and picks
     new ones, so LIMIT stops limiting and one claim takes every row. A MATERIALIZED CTE runs once.
-    SQLite evaluates an uncorrelated ``IN (subquery)`` once, and serialises writers anyway."""
+    SQLite evaluates an uncorrelated ``IN (subquery)`` once, and serialises writers anyway.
+
+    The picked ids reach the UPDATE as one array (``= ANY``), which PostgreSQL always looks up
+    through the primary key. With ``IN (SELECT ... FROM picked)`` it may instead plan a nested loop
+    over the table when its statistics say there is nothing to pick (right after autovacuum
+    analysed a freshly written campaign ledger: 750 ms a claim instead of 25 ms)."""
     if dialect != "postgresql":
         return column.in_(pick.scalar_subquery())
     picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-    return column.in_(select(picked.c[column.name]))
+    # The CAST makes ANY take one array value, not the rows of a subquery.
+    ids = cast(select(func.array_agg(picked.c[column.name])).scalar_subquery(), ARRAY(column.type))
+    return column == func.any(ids)
 
