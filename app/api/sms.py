@@ -122,3 +122,6 @@ def get_pricing():
 @sms.get("/pricing/messages")
 def get_message_pricing():
     return jsonify(message_price_table(g.account, current_app.config["SMS_PRICES"]))
+
+
+from app.api import keywords as _keywords  # noqa: E402,F401 - its routes live on this blueprint

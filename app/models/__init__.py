@@ -4,6 +4,7 @@ from app.models.campaign import Campaign, CampaignStatus
 from app.models.base import get_owned, new_id, scoped, utcnow
 from app.models.contact import Contact, Group, OptOut, group_members
 from app.models.contact_import import ContactImport
+from app.models.keyword import Keyword
 from app.models.message import DeliveryReport, IdempotencyKey, Message, Status
 from app.models.sender import SenderProfile
 from app.models.simulator import SimulatorSubmission
@@ -11,7 +12,7 @@ from app.models.usage import UsageDaily, UsageRollup
 
 __all__ = [
     "ROLES", "Account", "ApiKey", "User", "Campaign", "CampaignStatus", "get_owned", "new_id", "scoped", "utcnow",
-    "Contact", "ContactImport", "Group", "OptOut", "group_members",
+    "Contact", "ContactImport", "Group", "Keyword", "OptOut", "group_members",
     "DeliveryReport", "IdempotencyKey", "Message", "Status", "SenderProfile", "SimulatorSubmission",
     "UsageDaily", "UsageRollup",
 ]

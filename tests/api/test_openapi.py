@@ -804,6 +804,31 @@ def test_campaigns(client, auth, run_jobs):
         assert call(client, method, path, path_params=missing, json=json, headers=auth).status_code == 404, path
 
 
+def test_keywords(client, auth):
+    """Every keyword operation and status code; the behaviour itself is tested in test_keywords.py."""
+    KEYWORD = sms("/keywords/{keyword_id}")
+    created = call(client, "post", sms("/keywords"), headers=auth,
+                   json={"keyword": "Promo", "description": "Spring", "webhook_url": "https://example.com/hook",
+                         "auto_reply_message": "Thanks!", "auto_reply_enabled": True, "is_active": True})
+    assert created.status_code == 201, created.json
+    one = {"keyword_id": created.json["id"]}
+    assert call(client, "post", sms("/keywords"), json={"keyword": "PROMO"}, headers=auth).status_code == 409
+    for bad in ({"keyword": "STOP"}, {"keyword": "a"}, {"keyword": "Promo2", "webhook_url": "http://10.0.0.1/"}):
+        assert call(client, "post", sms("/keywords"), json=bad, headers=auth).status_code == 422, bad
+    assert call(client, "post", sms("/keywords"), json={}, headers=auth, check_request=False).status_code == 422
+    assert call(client, "get", sms("/keywords"), headers=auth).json[0]["keyword"] == "Promo"
+    for word in ("promo", "PROMO2", "stopp", "ÆØÅ"):
+        assert call(client, "get", sms("/keywords/check/{keyword}"), path_params={"keyword": word},
+                    headers=auth).status_code == 200
+    assert call(client, "get", KEYWORD, path_params=one, headers=auth).status_code == 200
+    assert call(client, "patch", KEYWORD, path_params=one, json={"keyword": "Promo", "description": None},
+                headers=auth).status_code == 200
+    assert call(client, "patch", KEYWORD, path_params=one, json={"keyword": "Other"}, headers=auth).status_code == 422
+    assert call(client, "delete", KEYWORD, path_params=one, headers=auth).status_code == 200
+    for method, json in (("get", None), ("patch", {"is_active": False}), ("delete", None)):
+        assert call(client, method, KEYWORD, path_params=one, json=json, headers=auth).status_code == 404, method
+
+
 # --------------------------------------------------------------------------------------------------
 # The document promises nothing that no request produced
 # --------------------------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ from functools import cache
 from app.api.openapi.builders import API_VERSION, BEARER_SECURITY, OPENAPI_VERSION, error_schemas
 from app.api.openapi.campaign_operations import CAMPAIGN_PARAMETERS, campaign_operations
 from app.api.openapi.contact_operations import contact_operations
+from app.api.openapi.keyword_operations import (
+    KEYWORD_MODELS, KEYWORD_PARAMETERS, keyword_operations, keyword_response_schemas,
+)
 from app.api.openapi.meta_operations import meta_operations, meta_response_schemas
 from app.api.openapi.parameters import PARAMETERS
 from app.api.openapi.request_bodies import REQUEST_MODELS, ContactBody, request_schema
@@ -60,6 +63,7 @@ TAGS = [
     {"name": "Contact groups", "description": "Named groups of contacts and their members"},
     {"name": "Campaigns", "description": "Campaign drafts, their preview, sending, scheduling, pause, resume "
                                          "and cancel"},
+    {"name": "Keywords", "description": "Inbound keyword routing: webhooks and auto-replies"},
     {"name": "Meta", "description": "Liveness, health and this document"},
     {"name": "Dashboard mirror", "description": "The /v1/sms operations under /v1/dashboard/sms"},
 ]
@@ -68,7 +72,7 @@ TAGS = [
 @cache
 def openapi_document() -> dict:
     paths: dict = {}
-    for op in sms_operations():
+    for op in [*sms_operations(), *keyword_operations()]:
         paths.setdefault(SMS_PREFIX + op.path, {})[op.method] = op.document()
     for path, operations in list(paths.items()):
         twin_path = MIRROR_PREFIX + path[len(SMS_PREFIX):]
@@ -84,6 +88,8 @@ def openapi_document() -> dict:
     if ContactBody is not None:
         schemas.update(contact_response_schemas())
     schemas.update(campaign_response_schemas())
+    schemas.update({model.__name__: request_schema(model) for model in KEYWORD_MODELS})
+    schemas.update(keyword_response_schemas())
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "smsdesk SMS API", "version": API_VERSION, "description": INFO_DESCRIPTION},
@@ -91,7 +97,7 @@ def openapi_document() -> dict:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "parameters": {**PARAMETERS, **CAMPAIGN_PARAMETERS},
+            "parameters": {**PARAMETERS, **CAMPAIGN_PARAMETERS, **KEYWORD_PARAMETERS},
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                            "description": "Service API key: wayscloud_sms_<key id>_<secret>"},
