@@ -5,6 +5,8 @@ Every setting has an embedded default so ``make run`` works on a fresh machine; 
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from datetime import timedelta
@@ -66,11 +68,28 @@ def _secret_key(database_url: str) -> str:
     return path.read_text().strip()
 
 
+def _callback_tokens(secret_key: str) -> dict[str, str]:
+    """``PROVIDER_CALLBACK_TOKENS="simulator=...,wayscloud=..."``: the token each provider presents
+    on its callbacks. A provider without one has its callbacks refused (401), except the built-in
+    simulator, whose token is derived from SECRET_KEY when not set, so every process agrees on it
+    and nobody who lacks the key can guess it."""
+    tokens = {}
+    for item in filter(None, (part.strip() for part in os.environ.get("PROVIDER_CALLBACK_TOKENS", "").split(","))):
+        code, sep, token = item.partition("=")
+        if not sep or not code.strip() or not token.strip():
+            raise RuntimeError(f"PROVIDER_CALLBACK_TOKENS: cannot read '{item}'; write code=token,code=token")
+        tokens[code.strip()] = token.strip()
+    tokens.setdefault("simulator", hmac.new(secret_key.encode(), b"provider-callback:simulator",
+                                            hashlib.sha256).hexdigest())
+    return tokens
+
+
 def load() -> dict:
     """Read the environment once into a plain dict for ``app.config``."""
     database_url = _database_url()
+    secret_key = _secret_key(database_url)
     return {
-        "SECRET_KEY": _secret_key(database_url),
+        "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -128,6 +147,18 @@ def load() -> dict:
         "CAMPAIGN_SLICE_SIZE": _int("CAMPAIGN_SLICE_SIZE", 5000),
         # A campaign run's lock lives this long unless renewed: how soon a run that died is replaced.
         "CAMPAIGN_LOCK_SECONDS": _int("CAMPAIGN_LOCK_SECONDS", 30),
+        # Provider callbacks (/v1/providers/<code>/inbound and /dlr) and the answers to inbound
+        # opt-out, opt-in and help words (an empty text sends no answer of that kind).
+        "PROVIDER_CALLBACK_TOKENS": _callback_tokens(secret_key),
+        "STOP_REPLY_TEXT": os.environ.get(
+            "STOP_REPLY_TEXT", "Du er meldt av og får ikke flere SMS fra oss. Svar START for å melde deg på igjen. "
+            "You are unsubscribed; reply START to resubscribe."),
+        "START_REPLY_TEXT": os.environ.get(
+            "START_REPLY_TEXT", "Du er meldt på igjen. Svar STOPP for å melde deg av. "
+            "You are subscribed again; reply STOP to unsubscribe."),
+        "HELP_REPLY_TEXT": os.environ.get(
+            "HELP_REPLY_TEXT", "Svar STOPP for å melde deg av, START for å melde deg på igjen. "
+            "Reply STOP to unsubscribe, START to resubscribe."),
         # Carrier simulator
         "SIMULATOR_SUBMIT_LATENCY_MS": _int("SIMULATOR_SUBMIT_LATENCY_MS", 0),
         "SIMULATOR_REPORT_LATENCY_MS": _int("SIMULATOR_REPORT_LATENCY_MS", 1000),

@@ -7,6 +7,7 @@ from app.api.campaigns import campaigns
 from app.api.contacts import contacts
 from app.api.errors import register_api_errors
 from app.api.meta import meta
+from app.api.providers import providers
 from app.api.sms import sms
 
 
@@ -17,4 +18,5 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(sms, url_prefix="/v1/dashboard/sms", name="dashboard_sms")
     app.register_blueprint(contacts, url_prefix="/v1/contacts")
     app.register_blueprint(campaigns, url_prefix="/v1/campaigns")
+    app.register_blueprint(providers, url_prefix="/v1/providers")
     register_api_errors(app)

@@ -43,6 +43,27 @@ class Report:
     occurred_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Inbound:
+    """A text a person sent to one of our numbers, as the provider's inbound callback reports it.
+    ``received_at`` is the provider's time, when it gives one (informational: we stamp our own)."""
+
+    from_number: str
+    to_number: str
+    body: str
+    provider_message_id: str
+    received_at: datetime | None = None
+
+
+class CallbackError(ValueError):
+    """A provider callback we cannot read; ``problems`` lists what is wrong as
+    ``{"loc", "msg", "type"}`` entries (the API's field-error shape), for a 422."""
+
+    def __init__(self, problems: list[dict]):
+        super().__init__("; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems))
+        self.problems = problems
+
+
 class Provider(Protocol):
     code: str
 
@@ -53,3 +74,7 @@ class Provider(Protocol):
     def query(self, references: list[str]) -> dict[str, SendResult]:
         """Optional: what the provider knows of these references (our message ids), keyed by
         reference; a reference it never received is absent. Asked for rows stuck in SENDING."""
+
+    # Optional, for providers that call us back (``/v1/providers/<code>/inbound`` and ``/dlr``):
+    # ``parse_inbound(payload) -> list[Inbound]`` and ``parse_reports(payload) -> list[Report]``,
+    # each raising CallbackError for a payload it cannot read.

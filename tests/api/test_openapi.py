@@ -829,6 +829,44 @@ def test_keywords(client, auth):
         assert call(client, method, KEYWORD, path_params=one, json=json, headers=auth).status_code == 404, method
 
 
+def test_providers(client, auth, account):
+    """Every provider callback operation and status code; the behaviour is tested in test_providers.py."""
+    from app.services.senders import create_profile
+
+    INBOUND, DLR = "/v1/providers/{code}/inbound", "/v1/providers/{code}/dlr"
+    sim = {"code": "simulator"}
+    token = {"X-Callback-Token": client.application.config["PROVIDER_CALLBACK_TOKENS"]["simulator"]}
+    create_profile(account, "Replies", "+4791234567", allow_reply=True)
+    text = {"id": "in-1", "from": "+4799999999", "to": "+4791234567", "message": "STOP",
+            "received_at": "2026-03-30T10:00:00Z"}
+    stored = call(client, "post", INBOUND, path_params=sim, json={"messages": [text]}, headers=token)
+    assert stored.status_code == 200 and stored.json["messages"][0]["action"] == "opt_out", stored.json
+    again = call(client, "post", INBOUND, path_params=sim, json=text, headers=token, check_request=False)
+    assert again.json["messages"][0]["duplicate"] is True
+    assert call(client, "post", INBOUND, path_params=sim, json={"messages": [{**text, "id": "2", "to": "+4711111111"}]},
+                headers=token).status_code == 404
+    tokens = client.application.config["PROVIDER_CALLBACK_TOKENS"]
+    tokens["nope"] = "nope-token"  # a token for a provider that does not exist: 404 once authenticated
+    try:
+        for path in (INBOUND, DLR):
+            assert call(client, "post", path, path_params={"code": "nope"}, json={"messages": [text]},
+                        headers={"X-Callback-Token": "nope-token"}, check_request=False).status_code == 404
+    finally:
+        del tokens["nope"]
+    assert call(client, "post", INBOUND, path_params=sim, json={"messages": [text]}, headers=auth).status_code == 401
+    assert call(client, "post", INBOUND, path_params=sim, json={"messages": []}, headers=token,
+                check_request=False).status_code == 422
+
+    sent = call(client, "post", sms("/send"), json={"to": "+4798765432", "message": "Hi"}, headers=auth).json
+    report = {"reports": [{"reference": sent["sms_message_id"], "status": "FAILED", "error_code": "ABSENT",
+                           "error_message": "Absent", "occurred_at": "2026-03-30T10:00:00Z"}]}
+    recorded = call(client, "post", DLR, path_params=sim, json=report, headers=token)
+    assert recorded.status_code == 200 and recorded.json == {"recorded": 1}
+    assert call(client, "post", DLR, path_params=sim, json=report, headers=auth).status_code == 401
+    assert call(client, "post", DLR, path_params=sim, json={"reports": [{"status": "LOST"}]}, headers=token,
+                check_request=False).status_code == 422
+
+
 # --------------------------------------------------------------------------------------------------
 # The document promises nothing that no request produced
 # --------------------------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ from app.api.openapi.keyword_operations import (
 )
 from app.api.openapi.meta_operations import meta_operations, meta_response_schemas
 from app.api.openapi.parameters import PARAMETERS
+from app.api.openapi.provider_operations import (
+    CALLBACK_SCHEME, PROVIDER_PARAMETERS, provider_operations, provider_schemas,
+)
 from app.api.openapi.request_bodies import REQUEST_MODELS, ContactBody, request_schema
 from app.api.openapi.responses_campaigns import campaign_response_schemas
 from app.api.openapi.responses_contacts import contact_response_schemas
@@ -64,6 +67,8 @@ TAGS = [
     {"name": "Campaigns", "description": "Campaign drafts, their preview, sending, scheduling, pause, resume "
                                          "and cancel"},
     {"name": "Keywords", "description": "Inbound keyword routing: webhooks and auto-replies"},
+    {"name": "Provider callbacks", "description": "Inbound texts and delivery reports from SMS providers, "
+                                                  "authenticated with the provider's callback token"},
     {"name": "Meta", "description": "Liveness, health and this document"},
     {"name": "Dashboard mirror", "description": "The /v1/sms operations under /v1/dashboard/sms"},
 ]
@@ -78,7 +83,7 @@ def openapi_document() -> dict:
         twin_path = MIRROR_PREFIX + path[len(SMS_PREFIX):]
         for method, operation in operations.items():
             paths.setdefault(twin_path, {})[method] = mirror(operation, method, path)
-    for op in [*contact_operations(), *campaign_operations(), *meta_operations()]:
+    for op in [*contact_operations(), *campaign_operations(), *provider_operations(), *meta_operations()]:
         paths.setdefault(op.path, {})[op.method] = op.document()
 
     schemas = {model.__name__: request_schema(model) for model in REQUEST_MODELS if model is not None}
@@ -90,6 +95,7 @@ def openapi_document() -> dict:
     schemas.update(campaign_response_schemas())
     schemas.update({model.__name__: request_schema(model) for model in KEYWORD_MODELS})
     schemas.update(keyword_response_schemas())
+    schemas.update(provider_schemas())
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "smsdesk SMS API", "version": API_VERSION, "description": INFO_DESCRIPTION},
@@ -97,12 +103,13 @@ def openapi_document() -> dict:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "parameters": {**PARAMETERS, **CAMPAIGN_PARAMETERS, **KEYWORD_PARAMETERS},
+            "parameters": {**PARAMETERS, **CAMPAIGN_PARAMETERS, **KEYWORD_PARAMETERS, **PROVIDER_PARAMETERS},
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                            "description": "Service API key: wayscloud_sms_<key id>_<secret>"},
                 "Bearer": {"type": "http", "scheme": "bearer",
                            "description": "Authorization: Bearer <key>: the service API key as a bearer token"},
+                "CallbackToken": CALLBACK_SCHEME,
                 "DashboardSession": {"type": "apiKey", "in": "cookie", "name": "session",
                                      "description": "A dashboard sign-in (/v1/dashboard/sms paths only)"},
             },

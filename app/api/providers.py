@@ -1,0 +1,80 @@
+"""``/v1/providers/<code>/inbound`` and ``/v1/providers/<code>/dlr``: the callbacks of SMS providers.
+
+A provider authenticates with its own token (``PROVIDER_CALLBACK_TOKENS``), never with an
+account's API key: a callback is not made on behalf of one account. The token travels in
+``X-Callback-Token`` or as ``Authorization: Bearer <token>``. Order of refusals: a body over the
+size limit 413; a missing or wrong token 401 (first, as everywhere under /v1: a caller without a
+valid token learns nothing, not even which providers exist, and a code without a configured token
+is refused whatever it presents); a code with a token but no provider that sends callbacks 404; an
+unreadable body 422 with every problem listed. The provider's own parser reads the body; the
+services do the rest.
+"""
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.api.auth import Unauthorized
+from app.api.sms import json_body
+from app.extensions import db
+from app.providers import REGISTRY, get_provider
+from app.providers.base import CallbackError
+from app.services import inbound
+from app.services.delivery import apply_reports
+from app.services.errors import Invalid, NotFound
+
+providers = Blueprint("providers", __name__)
+
+
+@providers.before_request
+def _refuse_large_bodies() -> None:
+    # Before the token check, so an oversized body is 413 whoever sends it, as on every /v1 route.
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+
+
+def _provider(code: str, parser: str):
+    """The provider named ``code``, once it proved who it is, and its parser for this callback."""
+    expected = current_app.config["PROVIDER_CALLBACK_TOKENS"].get(code)
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    presented = request.headers.get("X-Callback-Token") or (bearer.strip() if scheme.lower() == "bearer" else "")
+    # No token configured: refuse everything rather than accept anything.
+    if not expected or not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise Unauthorized(f"Missing or invalid callback token for provider '{code[:32]}' "
+                           "(X-Callback-Token or Authorization: Bearer)")
+    if getattr(REGISTRY.get(code), parser, None) is None:
+        raise NotFound(f"No SMS provider '{code[:32]}' sends callbacks here; known: {', '.join(sorted(REGISTRY))}",
+                       code="unknown_provider")
+    return getattr(get_provider(code), parser)
+
+
+def _parsed(parse) -> list:
+    try:
+        return parse(json_body())
+    except CallbackError as exc:
+        raise Invalid(f"Cannot read the callback: {exc}", code="invalid_callback", fields=exc.problems) from None
+
+
+@providers.post("/<code>/inbound")
+def receive_inbound(code: str):
+    items = _parsed(_provider(code, "parse_inbound"))
+    results = inbound.receive_all(code, items)
+    return jsonify({"received": len(results), "messages": [{
+        "message_id": r.message.id,
+        "status": r.message.status,
+        "duplicate": r.duplicate,
+        "action": r.action,
+        "keyword": r.keyword,
+        "reply_message_id": r.reply_message_id,
+    } for r in results]})
+
+
+@providers.post("/<code>/dlr")
+def receive_reports(code: str):
+    reports = _parsed(_provider(code, "parse_reports"))
+    recorded = apply_reports(code, reports)
+    db.session.commit()
+    return jsonify({"recorded": recorded})
