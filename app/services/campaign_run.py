@@ -184,10 +184,15 @@ def window_open(campaign, now: datetime) -> bool:
 
 def release(campaign_id: str, limit: int) -> int:
     """SCHEDULED -> QUEUED for up to ``limit`` held messages of the campaign, and a dispatch job
-    requested for them, so other workers help and released messages go even if the run stops."""
+    requested for them, so other workers help and released messages go even if the run stops.
+
+    Only while the campaign is SENDING, checked in the same statement: a pause committed after the
+    run last looked (``_may_release``) still stops this release."""
     dialect = db.session.get_bind().dialect.name
+    sending = exists().where(_CAMPAIGN.c.id == campaign_id, _CAMPAIGN.c.status == _S.SENDING)
     pick = (select(_MSG.c.id)
-            .where(_MSG.c.batch_id == campaign_id, _MSG.c.status == Status.SCHEDULED, _MSG.c.scheduled_at.is_(None))
+            .where(_MSG.c.batch_id == campaign_id, _MSG.c.status == Status.SCHEDULED, _MSG.c.scheduled_at.is_(None),
+                   sending)
             .limit(limit))
     moved = db.session.execute(Message.transition(
         Status.QUEUED, picked_once(dialect, _MSG.c.id, pick), now=utcnow())).rowcount

@@ -166,3 +166,14 @@ def test_the_ledger_is_written_page_by_page_with_commits_between(account, audien
     assert campaign_run.write_ledger(reload(cid))
     assert ledger(cid) == {Status.SCHEDULED: 30}
     assert reload(cid).recipients == 30
+
+
+def test_a_paused_campaign_releases_nothing_even_when_asked(account, audience):
+    # A run that looked before the pause landed must not release after it.
+    campaign = draft(account, audience)
+    cid = campaign.id
+    campaigns.send_now(account, campaign)
+    campaign_run.write_ledger(reload(cid))
+    campaigns.pause(reload(cid))
+    assert campaign_run.release(cid, 10) == 0
+    assert ledger(cid) == {Status.SCHEDULED: 30}
