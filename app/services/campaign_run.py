@@ -186,9 +186,18 @@ def release(campaign_id: str, limit: int) -> int:
     """SCHEDULED -> QUEUED for up to ``limit`` held messages of the campaign, and a dispatch job
     requested for them, so other workers help and released messages go even if the run stops.
 
-    Only while the campaign is SENDING, checked in the same statement: a pause committed after the
-    run last looked (``_may_release``) still stops this release."""
+    Only while the campaign is SENDING, checked again here, so a pause that lands after the run
+    last looked (``_may_release``) stops this release too. On PostgreSQL the campaign row is held
+    with FOR SHARE until the release commits, so a concurrent pause waits for it: once a pause has
+    returned, nothing more is released. (SQLite serialises writers; there the condition inside
+    the UPDATE is enough.)"""
     dialect = db.session.get_bind().dialect.name
+    still_sending = db.session.execute(
+        select(_CAMPAIGN.c.id).where(_CAMPAIGN.c.id == campaign_id, _CAMPAIGN.c.status == _S.SENDING)
+        .with_for_update(read=True)).first()
+    if still_sending is None:
+        db.session.commit()
+        return 0
     sending = exists().where(_CAMPAIGN.c.id == campaign_id, _CAMPAIGN.c.status == _S.SENDING)
     pick = (select(_MSG.c.id)
             .where(_MSG.c.batch_id == campaign_id, _MSG.c.status == Status.SCHEDULED, _MSG.c.scheduled_at.is_(None),
