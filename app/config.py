@@ -132,6 +132,14 @@ def load() -> dict:
         "WEBHOOK_ALLOWED_HOSTS": frozenset(
             h.strip().lower() for h in os.environ.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
         ),
+        # Webhook delivery: the time limit of one POST, how many POSTs a worker makes at once and
+        # at most to one endpoint (so one hanging receiver cannot take every slot), a CA bundle
+        # replacing the system trust store, and how long the old secret signs after a rotation.
+        "WEBHOOK_TIMEOUT_SECONDS": _float("WEBHOOK_TIMEOUT_SECONDS", 10.0),
+        "WEBHOOK_CONCURRENCY": _int("WEBHOOK_CONCURRENCY", 16),
+        "WEBHOOK_PER_ENDPOINT": _int("WEBHOOK_PER_ENDPOINT", 4),
+        "WEBHOOK_CA_BUNDLE": os.environ.get("WEBHOOK_CA_BUNDLE") or None,
+        "WEBHOOK_SECRET_GRACE_HOURS": _int("WEBHOOK_SECRET_GRACE_HOURS", 24),
         # Contact import (CSV upload in the dashboard)
         "CONTACT_IMPORT_MAX_BYTES": _int("CONTACT_IMPORT_MAX_BYTES", 20 * 1024 * 1024),
         "CONTACT_IMPORT_STALE_SECONDS": _int("CONTACT_IMPORT_STALE_SECONDS", 60),

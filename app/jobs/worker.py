@@ -1,4 +1,5 @@
-"""The worker process: an RQ worker (with RQ's scheduler for delayed jobs) plus the tick thread."""
+"""The worker process: an RQ worker (with RQ's scheduler for delayed jobs), the tick thread and the
+webhook pump thread."""
 from __future__ import annotations
 
 from flask import Flask
@@ -6,21 +7,24 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 
 from app.jobs.ticker import Ticker
+from app.jobs.webhook_pump import WebhookPump
 
 
 def run_worker(app: Flask, burst: bool = False) -> None:
     # SimpleWorker runs jobs in this process instead of forking one child per job: jobs are
     # batches of hundreds of messages, and a kill -9 of the worker then stops all of its work,
     # which the reconciler is built to recover from.
-    ticker = Ticker(app)
+    ticker, pump = Ticker(app), WebhookPump(app)
     if not burst:
         ticker.start()
+        pump.start()
     try:
         connection = _worker_connection(app)
         queue = Queue(app.config["RQ_QUEUE"], connection=connection)
         SimpleWorker([queue], connection=connection).work(burst=burst, with_scheduler=True)
     finally:
         ticker.stop()
+        pump.stop()
 
 
 def _worker_connection(app: Flask) -> Redis:

@@ -9,10 +9,11 @@ from app.models.message import DeliveryReport, IdempotencyKey, Message, Status
 from app.models.sender import SenderProfile
 from app.models.simulator import SimulatorSubmission
 from app.models.usage import UsageDaily, UsageRollup
+from app.models.webhook import DeliveryState, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "ROLES", "Account", "ApiKey", "User", "Campaign", "CampaignStatus", "get_owned", "new_id", "scoped", "utcnow",
     "Contact", "ContactImport", "Group", "Keyword", "OptOut", "group_members",
     "DeliveryReport", "IdempotencyKey", "Message", "Status", "SenderProfile", "SimulatorSubmission",
-    "UsageDaily", "UsageRollup",
+    "UsageDaily", "UsageRollup", "DeliveryState", "WebhookAttempt", "WebhookDelivery",
 ]

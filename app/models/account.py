@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models.base import UTCDateTime, created_column, id_column, utcnow
+from app.services.webhook_signing import new_secret
 
 ROLES = ("admin", "manager", "marketer", "viewer")
 
@@ -29,9 +30,11 @@ class Account(db.Model):
     # Region used to read phone numbers written without a country code.
     default_region: Mapped[str] = mapped_column(String(2), default="NO")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    webhook_secret: Mapped[str] = mapped_column(
-        String(64), default=lambda: "whsec_" + secrets.token_urlsafe(24)
-    )
+    # Signs the account's webhooks. After a rotation the previous secret keeps signing too, until
+    # ``webhook_secret_previous_until``, so receivers can switch over without losing events.
+    webhook_secret: Mapped[str] = mapped_column(String(64), default=new_secret)
+    webhook_secret_previous: Mapped[str | None] = mapped_column(String(64))
+    webhook_secret_previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_column()
 
 

@@ -62,6 +62,27 @@ STAMPS = {
 }
 
 
+# The condition of the partial index above; a query must repeat it word for word to use it.
+WEBHOOK_PENDING = "callback_url IS NOT NULL AND notified_status <> status"
+
+# The order statuses are entered in: a message's path is the statuses it has a stamp for.
+PATH = (Status.QUEUED, Status.SENDING, Status.SENT, Status.DELIVERED, Status.FAILED, Status.CANCELLED)
+
+
+def status_changes(notified: str, stamps: dict[str, datetime | None]) -> list[tuple[str, str, datetime]]:
+    """The changes a message went through after ``notified``, as (previous, status, time), read from
+    its stamps: a message that went QUEUED -> SENDING -> SENT -> DELIVERED between two looks yields
+    three changes, in order. A stamp moved again (SENDING re-stamped by the reconciler) is one change."""
+    start = PATH.index(notified) + 1 if notified in PATH else 0
+    changes, previous = [], notified
+    for status in PATH[start:]:
+        at = stamps.get(STAMPS[status])
+        if at is not None:
+            changes.append((previous, status, at))
+            previous = status
+    return changes
+
+
 def sources_for(target: str) -> tuple[str, ...]:
     """The statuses a message may be in for it to move to ``target``."""
     return tuple(sorted(src for src, targets in TRANSITIONS.items() if target in targets))
@@ -92,6 +113,10 @@ class Message(db.Model):
         # A campaign's ledger: one message per recipient, enforced by the database (NULLs, that
         # is messages outside campaigns, never collide).
         Index("uq_messages_campaign_recipient", "campaign_id", "to_number", unique=True),
+        # Messages owing webhook events: only rows with a callback whose status moved on are in it,
+        # so finding them costs nothing however many messages there are.
+        Index("ix_messages_webhook_pending", "created_at",
+              postgresql_where=text(WEBHOOK_PENDING), sqlite_where=text(WEBHOOK_PENDING)),
     )
 
     id: Mapped[str] = id_column()
@@ -128,6 +153,9 @@ class Message(db.Model):
     cost: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal("0"))
     currency: Mapped[str] = mapped_column(String(3), default="NOK")
     related_message_id: Mapped[str | None] = mapped_column(String(36))
+    # For a message with a callback_url: the last status its receiver has been given an event for
+    # (the status it was created in, at first). Rows where it differs from ``status`` owe events.
+    notified_status: Mapped[str | None] = mapped_column(String(12))
 
     @classmethod
     def transition(cls, target: str, *where, now: datetime, **values):

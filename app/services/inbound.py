@@ -27,7 +27,8 @@ What ``receive`` does, in order:
    neither again. The other answers go through ``send`` after that commit (its checks, pricing
    and dispatch); an answer that cannot be sent is logged and the inbound message stays stored.
 
-Forwarding to a keyword's ``webhook_url`` is left to the webhook delivery machinery (DESIGN §6).
+A keyword with a ``webhook_url`` gets an ``sms.inbound`` event, written in the same transaction as
+the message and delivered by the webhook machinery (DESIGN §6).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ from app.extensions import db
 from app.jobs.queue import request_dispatch
 from app.models import Account, Keyword, Message, SenderProfile, Status, new_id, utcnow
 from app.providers.base import Inbound
-from app.services import optouts
+from app.services import optouts, webhook_events
 from app.services.errors import Invalid, NotFound, ServiceError
 from app.services.send import SendRequest, outbound_values, send
 from app.sms import count_segments, normalize_number, price_per_unit, validate_message
@@ -198,6 +199,8 @@ def _act(owner: _Owner, message: Message, now) -> tuple[str | None, Keyword | No
     # One UPDATE, so two texts arriving at once are both counted.
     db.session.execute(update(Keyword).where(Keyword.id == keyword.id).values(
         messages_received=Keyword.messages_received + 1, last_message_at=now))
+    if keyword.webhook_url:
+        webhook_events.add_inbound_event(message, keyword.keyword, keyword.webhook_url)
     return KEYWORD, keyword
 
 

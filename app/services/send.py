@@ -241,13 +241,16 @@ def outbound_values(account: Account, profile: SenderProfile, status: str, batch
     """The columns every outbound message row shares, for a send or a campaign's ledger; the
     caller adds the per-recipient ones (id, to_number, and body, encoding, units, cost)."""
     now = utcnow()
-    return {
+    row = {
         "account_id": account.id, "batch_id": batch_id, "campaign_id": None, "sender_profile_id": profile.id,
         "direction": "OUTBOUND", "message_type": "PLAIN", "from_number": profile.sender_id, "status": status,
         "customer_ref": None, "callback_url": None, "scheduled_at": None, "created_at": now,
         "queued_at": now if status == Status.QUEUED else None, "attempts": 0,
         "provider": current_app.config["SMS_PROVIDER"], "currency": account.currency, **values,
     }
+    # A message with a callback owes its receiver one event per status change from here on.
+    row["notified_status"] = status if row["callback_url"] else None
+    return row
 
 
 def _rows(account: Account, request: SendRequest, plan: SendPlan, batch_id: str) -> list[dict]:
