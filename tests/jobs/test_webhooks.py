@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import current_app
@@ -250,3 +251,47 @@ def test_an_inbound_keyword_is_forwarded_to_its_webhook_once(receiver, client, a
     assert request.id == webhook_events.event_id(message_id, "inbound")
     secret = db.session.get(Account, account_id).webhook_secret
     assert webhook_signing.verify(secret, request.headers, request.body)
+
+
+def _readme_recipe():
+    """The ``verify`` function exactly as the README's "Verifying webhooks" section prints it."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Verifying webhooks", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - our own documentation, under test
+    return scope["verify"]
+
+
+def test_the_readme_recipe_verifies_real_webhooks(receiver, send_with_callback, account_id):
+    verify = _readme_recipe()
+    send_with_callback(receiver.url())
+    webhooks.pump_once()
+    secret = db.session.get(Account, account_id).webhook_secret
+    for request in receiver.accepted:
+        assert verify(secret, request.headers, request.body)
+    request = receiver.accepted[0]
+    assert not verify(secret, request.headers, request.body.replace(b"SENDING", b"SENT"))
+    old = {**request.headers, "webhook-timestamp": str(int(request.headers["webhook-timestamp"]) - 301)}
+    assert not verify(secret, old, request.body)
+    assert not verify(webhook_signing.new_secret(), request.headers, request.body)
+
+
+@pytest.mark.parametrize("url", [
+    "https://169.254.169.254/latest/meta-data", "https://127.0.0.1/hook", "https://10.0.0.5/hook",
+    "https://[::1]/hook", "https://[::ffff:127.0.0.1]/hook", "https://2130706433/hook", "https://0x7f.1/hook",
+])
+def test_an_event_aimed_inside_the_network_is_refused_and_not_retried(settings, account_id, url):
+    """A URL can become internal after it was accepted (an allow-list entry removed, a host name
+    now resolving to 10.x): the attempt is refused without connecting, and never retried."""
+    settings(WEBHOOK_ALLOWED_HOSTS=frozenset())
+    db.session.add(WebhookDelivery(
+        id="evt_refused", account_id=account_id, message_id="m1", event="sms.status", seq=2, url=url,
+        endpoint=webhook_events.endpoint_of(url), payload="{}", max_attempts=MAX_ATTEMPTS,
+        next_attempt_at=utcnow()))
+    db.session.commit()
+    assert webhooks.pump_once() == 1
+    assert webhooks.pump_once(now=utcnow() + timedelta(days=2)) == 0
+    delivery = db.session.get(WebhookDelivery, "evt_refused")
+    attempt = db.session.scalars(select(WebhookAttempt)).one()
+    assert (delivery.state, attempt.error, attempt.status_code) == (DeliveryState.FAILED, "refused", None)
