@@ -140,6 +140,8 @@ def load() -> dict:
         "WEBHOOK_PER_ENDPOINT": _int("WEBHOOK_PER_ENDPOINT", 4),
         "WEBHOOK_CA_BUNDLE": os.environ.get("WEBHOOK_CA_BUNDLE") or None,
         "WEBHOOK_SECRET_GRACE_HOURS": _int("WEBHOOK_SECRET_GRACE_HOURS", 24),
+        # Finished webhook deliveries (and their attempt log) are kept this long.
+        "WEBHOOK_LOG_DAYS": _int("WEBHOOK_LOG_DAYS", 30),
         # Contact import (CSV upload in the dashboard)
         "CONTACT_IMPORT_MAX_BYTES": _int("CONTACT_IMPORT_MAX_BYTES", 20 * 1024 * 1024),
         "CONTACT_IMPORT_STALE_SECONDS": _int("CONTACT_IMPORT_STALE_SECONDS", 60),

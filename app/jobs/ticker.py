@@ -91,12 +91,15 @@ HOUSEKEEPING_EVERY_SECONDS = 3600
 
 
 def _housekeeping() -> dict:
-    """Hourly, whoever ticks: forget Idempotency-Keys past their time to live."""
+    """Hourly, whoever ticks: forget Idempotency-Keys past their time to live, and webhook
+    deliveries older than ``WEBHOOK_LOG_DAYS`` that are done."""
     from app.services.idempotency import purge_expired
+    from app.services.webhooks import purge_old
 
     if not redis_conn().set("smsdesk:housekeeping", "1", nx=True, ex=HOUSEKEEPING_EVERY_SECONDS):
         return {}
-    return {"idempotency_keys_purged": purge_expired()}
+    return {"idempotency_keys_purged": purge_expired(),
+            "webhook_deliveries_purged": purge_old(current_app.config["WEBHOOK_LOG_DAYS"])}
 
 
 class Ticker(threading.Thread):

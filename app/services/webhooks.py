@@ -237,3 +237,20 @@ def rotate_secret(account: Account) -> str:
     account.webhook_secret = webhook_signing.new_secret()
     db.session.commit()
     return account.webhook_secret
+
+
+def purge_old(days: int, now: datetime | None = None, chunk: int = 5000) -> int:
+    """Forget finished deliveries (and their attempts) created more than ``days`` ago, a chunk at a
+    time so no transaction grows large; pending ones stay whatever their age. Returns how many."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    attempts = WebhookAttempt.__table__
+    purged = 0
+    while True:
+        ids = db.session.scalars(select(_TABLE.c.id).where(
+            _TABLE.c.created_at < cutoff, _TABLE.c.state != DeliveryState.PENDING).limit(chunk)).all()
+        if not ids:
+            return purged
+        db.session.execute(attempts.delete().where(attempts.c.delivery_id.in_(ids)))
+        db.session.execute(_TABLE.delete().where(_TABLE.c.id.in_(ids)))
+        db.session.commit()
+        purged += len(ids)

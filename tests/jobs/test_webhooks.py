@@ -295,3 +295,16 @@ def test_an_event_aimed_inside_the_network_is_refused_and_not_retried(settings, 
     delivery = db.session.get(WebhookDelivery, "evt_refused")
     attempt = db.session.scalars(select(WebhookAttempt)).one()
     assert (delivery.state, attempt.error, attempt.status_code) == (DeliveryState.FAILED, "refused", None)
+
+
+def test_finished_deliveries_are_purged_after_their_time_but_pending_ones_stay(receiver, send_with_callback):
+    send_with_callback(receiver.url(), numbers=("+4791000001", "+4791000002"))
+    webhooks.pump_once()
+    receiver.status = 503
+    send_with_callback(receiver.url(), numbers=("+4791000003",))
+    webhooks.pump_once()
+    assert webhooks.purge_old(30) == 0
+    assert webhooks.purge_old(30, now=utcnow() + timedelta(days=31), chunk=4) == 6
+    left = db.session.scalars(select(WebhookDelivery.state)).all()
+    assert left == [DeliveryState.PENDING] * 3
+    assert db.session.scalar(select(db.func.count()).select_from(WebhookAttempt)) == 1
