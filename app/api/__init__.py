@@ -9,6 +9,7 @@ from app.api.errors import register_api_errors
 from app.api.meta import meta
 from app.api.providers import providers
 from app.api.sms import sms
+from app.api.webhooks import webhooks
 
 
 def register_api(app: Flask) -> None:
@@ -19,4 +20,5 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(contacts, url_prefix="/v1/contacts")
     app.register_blueprint(campaigns, url_prefix="/v1/campaigns")
     app.register_blueprint(providers, url_prefix="/v1/providers")
+    app.register_blueprint(webhooks, url_prefix="/v1/webhooks")
     register_api_errors(app)

@@ -17,6 +17,7 @@ from app.dashboard import dashboard
 from app.dashboard.access import EVERYONE, SENDER_EDITORS, role_required
 from app.dashboard.pages import is_htmx, render
 from app.dashboard.send_forms import MessageFilterForm
+from app.dashboard.webhooks import message_events
 from app.models import Message, Status
 from app.models.message import STAMPS
 from app.services import messages as message_service
@@ -174,4 +175,4 @@ def timeline(message: Message) -> list[Step]:
 
 def _detail(message: Message) -> dict:
     return {"message": message, "timeline": timeline(message), "in_flight": not message.is_final,
-            "cancellable": message.can_move_to(Status.CANCELLED)}
+            "cancellable": message.can_move_to(Status.CANCELLED), "webhook_events": message_events(message)}

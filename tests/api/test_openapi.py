@@ -867,6 +867,39 @@ def test_providers(client, auth, account):
                 check_request=False).status_code == 422
 
 
+
+def test_webhooks(client, auth, account, other_account):
+    """Every webhook operation and status code; the behaviour is tested in test_webhooks_api.py."""
+    from tests.api.test_webhooks_api import add_delivery
+
+    DELIVERY = "/v1/webhooks/deliveries/{delivery_id}"
+    delivered = add_delivery(account, state="DELIVERED", attempts=[200])
+    pending = add_delivery(account, state="PENDING", attempts=[503], url="https://hooks.example.org/sms?order=1")
+    foreign = add_delivery(other_account[0], state="DELIVERED", attempts=[200])
+    listed = call(client, "get", "/v1/webhooks/deliveries", headers=auth,
+                  query={"page": 1, "per_page": 10, "page_size": 10, "state": "delivered",
+                         "message_id": delivered["message_id"], "endpoint": delivered["endpoint"]})
+    assert listed.status_code == 200 and [d["id"] for d in listed.json["deliveries"]] == [delivered["id"]]
+    for query in ({"state": "LOST"}, {"page": "x"}, {"per_page": "0"}):
+        assert call(client, "get", "/v1/webhooks/deliveries", query=query, headers=auth).status_code == 422, query
+    detail = call(client, "get", DELIVERY, path_params={"delivery_id": delivered["id"]}, headers=auth)
+    assert detail.status_code == 200 and detail.json["attempt_log"][0]["status_code"] == 200
+    for missing in ("nope", foreign["id"]):
+        assert call(client, "get", DELIVERY, path_params={"delivery_id": missing}, headers=auth).status_code == 404
+        assert call(client, "post", DELIVERY + "/replay", path_params={"delivery_id": missing},
+                    headers=auth).status_code == 404
+    assert call(client, "post", DELIVERY + "/replay", path_params={"delivery_id": pending["id"]},
+                headers=auth).status_code == 409
+    replayed = call(client, "post", DELIVERY + "/replay", path_params={"delivery_id": delivered["id"]}, headers=auth)
+    assert replayed.status_code == 202 and replayed.json["state"] == "PENDING"
+    health = call(client, "get", "/v1/webhooks/endpoints", headers=auth)
+    assert health.status_code == 200 and len(health.json["endpoints"]) == 2
+    secret = call(client, "get", "/v1/webhooks/secret", headers=auth)
+    assert secret.status_code == 200 and secret.json["previous_secret_valid_until"] is None
+    rotated = call(client, "post", "/v1/webhooks/secret/rotate", headers=auth)
+    assert rotated.status_code == 200 and rotated.json["secret"] != secret.json["secret"]
+    assert rotated.json["previous_secret_valid_until"] is not None
+
 # --------------------------------------------------------------------------------------------------
 # The document promises nothing that no request produced
 # --------------------------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ from app.api.openapi.responses_campaigns import campaign_response_schemas
 from app.api.openapi.responses_contacts import contact_response_schemas
 from app.api.openapi.responses_sms import sms_response_schemas
 from app.api.openapi.sms_operations import sms_operations
+from app.api.openapi.webhook_operations import (
+    WEBHOOK_PARAMETERS, webhook_operations, webhook_response_schemas,
+)
 
 SMS_PREFIX = "/v1/sms"
 MIRROR_PREFIX = "/v1/dashboard/sms"
@@ -67,6 +70,8 @@ TAGS = [
     {"name": "Campaigns", "description": "Campaign drafts, their preview, sending, scheduling, pause, resume "
                                          "and cancel"},
     {"name": "Keywords", "description": "Inbound keyword routing: webhooks and auto-replies"},
+    {"name": "Webhooks", "description": "Signed webhook events: the attempt log, replay, endpoint health and the "
+                                        "signing secret"},
     {"name": "Provider callbacks", "description": "Inbound texts and delivery reports from SMS providers, "
                                                   "authenticated with the provider's callback token"},
     {"name": "Meta", "description": "Liveness, health and this document"},
@@ -83,7 +88,8 @@ def openapi_document() -> dict:
         twin_path = MIRROR_PREFIX + path[len(SMS_PREFIX):]
         for method, operation in operations.items():
             paths.setdefault(twin_path, {})[method] = mirror(operation, method, path)
-    for op in [*contact_operations(), *campaign_operations(), *provider_operations(), *meta_operations()]:
+    for op in [*contact_operations(), *campaign_operations(), *webhook_operations(), *provider_operations(),
+               *meta_operations()]:
         paths.setdefault(op.path, {})[op.method] = op.document()
 
     schemas = {model.__name__: request_schema(model) for model in REQUEST_MODELS if model is not None}
@@ -95,6 +101,7 @@ def openapi_document() -> dict:
     schemas.update(campaign_response_schemas())
     schemas.update({model.__name__: request_schema(model) for model in KEYWORD_MODELS})
     schemas.update(keyword_response_schemas())
+    schemas.update(webhook_response_schemas())
     schemas.update(provider_schemas())
     return {
         "openapi": OPENAPI_VERSION,
@@ -103,7 +110,8 @@ def openapi_document() -> dict:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "parameters": {**PARAMETERS, **CAMPAIGN_PARAMETERS, **KEYWORD_PARAMETERS, **PROVIDER_PARAMETERS},
+            "parameters": {**PARAMETERS, **CAMPAIGN_PARAMETERS, **KEYWORD_PARAMETERS, **WEBHOOK_PARAMETERS,
+                           **PROVIDER_PARAMETERS},
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                            "description": "Service API key: wayscloud_sms_<key id>_<secret>"},
