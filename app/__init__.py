@@ -33,12 +33,11 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _check_provider(app: Flask) -> None:
-    """Fail at start, not by leaving every accepted message QUEUED for a provider nobody knows."""
-    from app.providers import REGISTRY
+    """Fail at start, not by leaving every accepted message QUEUED for a provider nobody knows
+    (SMS_PROVIDER, PROVIDER_ROUTES, the providers' own settings)."""
+    from app.providers import check_configuration
 
-    if app.config["SMS_PROVIDER"] not in REGISTRY:
-        raise RuntimeError(f"SMS_PROVIDER={app.config['SMS_PROVIDER']!r} is not a known provider; "
-                           f"use one of {', '.join(sorted(REGISTRY))}")
+    check_configuration(app.config)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from app.services.provider_routes import parse_routes
 from app.sms.pricing import parse_prices
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -147,6 +148,8 @@ def load() -> dict:
         "CONTACT_IMPORT_STALE_SECONDS": _int("CONTACT_IMPORT_STALE_SECONDS", 60),
         # Dispatch engine
         "SMS_PROVIDER": os.environ.get("SMS_PROVIDER", "simulator"),
+        # Per account or sender profile: "account:<id>=<provider>,sender:<id>=<provider>".
+        "PROVIDER_ROUTES": parse_routes(os.environ.get("PROVIDER_ROUTES")),
         "DISPATCH_BATCH_SIZE": _int("DISPATCH_BATCH_SIZE", 1000),
         "THROTTLE_PER_SECOND": _int("THROTTLE_PER_SECOND", 0),
         "TICK_SECONDS": _float("TICK_SECONDS", 2.0),
@@ -176,4 +179,31 @@ def load() -> dict:
         "SIMULATOR_FAIL_RULES": os.environ.get(
             "SIMULATOR_FAIL_RULES", "0000=UNKNOWN_SUBSCRIBER:Unknown subscriber"
         ),
+        # WAYSCloud: the account behind the code "wayscloud"; the labelled ones ("wayscloud.<label>",
+        # WAYSCLOUD_<LABEL>_API_KEY ...) are copied in below. The rest is shared by every connection.
+        "WAYSCLOUD_API_KEY": os.environ.get("WAYSCLOUD_API_KEY", ""),
+        "WAYSCLOUD_BASE_URL": os.environ.get("WAYSCLOUD_BASE_URL", "https://api.wayscloud.services"),
+        "WAYSCLOUD_WEBHOOK_SECRET": os.environ.get("WAYSCLOUD_WEBHOOK_SECRET", ""),
+        "WAYSCLOUD_CONNECT_TIMEOUT_SECONDS": _float("WAYSCLOUD_CONNECT_TIMEOUT_SECONDS", 5.0),
+        "WAYSCLOUD_READ_TIMEOUT_SECONDS": _float("WAYSCLOUD_READ_TIMEOUT_SECONDS", 15.0),
+        "WAYSCLOUD_CONCURRENCY": _int("WAYSCLOUD_CONCURRENCY", 8),
+        "WAYSCLOUD_MAX_RETRIES": _int("WAYSCLOUD_MAX_RETRIES", 3),
+        # No new attempt of a batch starts after this: it must end well before SENDING_TIMEOUT_SECONDS.
+        "WAYSCLOUD_DEADLINE_SECONDS": _float("WAYSCLOUD_DEADLINE_SECONDS", 60.0),
+        # Polling for delivery reports that did not come: after how long, how often, how many a tick.
+        "WAYSCLOUD_POLL_AFTER_SECONDS": _int("WAYSCLOUD_POLL_AFTER_SECONDS", 120),
+        "WAYSCLOUD_POLL_EVERY_SECONDS": _int("WAYSCLOUD_POLL_EVERY_SECONDS", 300),
+        "WAYSCLOUD_POLL_BATCH": _int("WAYSCLOUD_POLL_BATCH", 200),
+        "WAYSCLOUD_POLL_MAX_AGE_HOURS": _int("WAYSCLOUD_POLL_MAX_AGE_HOURS", 72),
+        # Where providers can call us back (https://sms.example.com): sent as each message's callback_url.
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        **_wayscloud_connections(),
     }
+
+
+def _wayscloud_connections() -> dict:
+    """``WAYSCLOUD_<LABEL>_API_KEY``, ``_BASE_URL``, ``_WEBHOOK_SECRET`` as they are: each label is
+    a connection (see ``app/providers/wayscloud_settings.py``, which also checks them)."""
+    return {name: value for name, value in os.environ.items()
+            if name.startswith("WAYSCLOUD_") and name.endswith(("_API_KEY", "_BASE_URL", "_WEBHOOK_SECRET"))
+            and name not in ("WAYSCLOUD_API_KEY", "WAYSCLOUD_BASE_URL", "WAYSCLOUD_WEBHOOK_SECRET")}

@@ -2,12 +2,15 @@
 
 A provider authenticates with its own token (``PROVIDER_CALLBACK_TOKENS``), never with an
 account's API key: a callback is not made on behalf of one account. The token travels in
-``X-Callback-Token`` or as ``Authorization: Bearer <token>``. Order of refusals: a body over the
-size limit 413; a missing or wrong token 401 (first, as everywhere under /v1: a caller without a
-valid token learns nothing, not even which providers exist, and a code without a configured token
-is refused whatever it presents); a code with a token but no provider that sends callbacks 404; an
-unreadable body 422 with every problem listed. The provider's own parser reads the body; the
-services do the rest.
+``X-Callback-Token`` or as ``Authorization: Bearer <token>``. A provider may also vouch for a
+request itself with ``authenticate(headers, body) -> bool`` (WAYSCloud: the upstream's Standard
+Webhooks signature, since an upstream smsdesk cannot send our token). Order of refusals: a body
+over the size limit 413; a missing or wrong token (and no signature the provider accepts) 401
+(first, as everywhere under /v1: a caller without valid credentials learns nothing, not even which
+providers exist, and a code without a configured token or secret is refused whatever it
+presents); a code with a token but no provider that sends callbacks 404; an unreadable body 422
+with every problem listed. The provider's own parser reads the body (a JSON object, or an array
+for a provider that takes one); the services do the rest.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.api.auth import Unauthorized
 from app.api.sms import json_body
 from app.extensions import db
-from app.providers import REGISTRY, get_provider
+from app.providers import get_provider, known_codes, provider_class
 from app.providers.base import CallbackError
 from app.services import inbound
 from app.services.delivery import apply_reports
@@ -42,18 +45,36 @@ def _provider(code: str, parser: str):
     scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
     presented = request.headers.get("X-Callback-Token") or (bearer.strip() if scheme.lower() == "bearer" else "")
     # No token configured: refuse everything rather than accept anything.
-    if not expected or not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
+    token_ok = bool(expected and presented and hmac.compare_digest(presented.encode(), expected.encode()))
+    if not (token_ok or _vouched(code)):
         raise Unauthorized(f"Missing or invalid callback token for provider '{code[:32]}' "
                            "(X-Callback-Token or Authorization: Bearer)")
-    if getattr(REGISTRY.get(code), parser, None) is None:
-        raise NotFound(f"No SMS provider '{code[:32]}' sends callbacks here; known: {', '.join(sorted(REGISTRY))}",
+    known = known_codes(current_app.config)
+    if code not in known or getattr(provider_class(code), parser, None) is None:
+        raise NotFound(f"No SMS provider '{code[:32]}' sends callbacks here; known: {', '.join(known)}",
                        code="unknown_provider")
     return getattr(get_provider(code), parser)
 
 
+def _vouched(code: str) -> bool:
+    """The provider itself accepts the request (a signature made with a secret it was given)."""
+    if code not in known_codes(current_app.config) or getattr(provider_class(code), "authenticate", None) is None:
+        return False
+    return get_provider(code).authenticate(request.headers, request.get_data(cache=True))
+
+
+def _callback_body() -> object:
+    """The JSON object or array in the body (the provider's parser says what it accepts)."""
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:
+        body = None
+    return body if isinstance(body, list) else json_body()
+
+
 def _parsed(parse) -> list:
     try:
-        return parse(json_body())
+        return parse(_callback_body())
     except CallbackError as exc:
         raise Invalid(f"Cannot read the callback: {exc}", code="invalid_callback", fields=exc.problems) from None
 

@@ -25,7 +25,7 @@ def run_tick() -> dict:
     provider must not stop delivery reports); the first failure is raised at the end."""
     result: dict = {}
     errors: list[Exception] = []
-    for step in (_promote_and_sweep, _campaigns, _reconcile, _reports, _imports, _housekeeping):
+    for step in (_promote_and_sweep, _campaigns, _reconcile, _reports, _poll_upstream, _imports, _housekeeping):
         try:
             result.update(step())
         except Exception as exc:  # noqa: BLE001 - logged, and re-raised below
@@ -76,6 +76,13 @@ def _reports() -> dict:
     from app.services.simulator import deliver_due_reports
 
     return {"reports": deliver_due_reports()}
+
+
+def _poll_upstream() -> dict:
+    """Ask upstream providers about messages whose delivery report did not come (bounded per tick)."""
+    from app.services.upstream_poll import poll_once
+
+    return poll_once()
 
 
 def _imports() -> dict:

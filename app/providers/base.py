@@ -68,8 +68,9 @@ class Provider(Protocol):
     code: str
 
     def send(self, batch: list[Outbound]) -> list[SendResult]:
-        """Submit a batch; one result per message, in any order. Raises only when the whole batch
-        could not be submitted (then every message stays SENDING and is reconciled later)."""
+        """Submit a batch; one result per message whose fate is known, in any order. A message
+        left out (its request got no answer, so the provider may or may not have it) stays SENDING
+        and is reconciled later; so does the whole batch when this raises."""
 
     def query(self, references: list[str]) -> dict[str, SendResult]:
         """Optional: what the provider knows of these references (our message ids), keyed by

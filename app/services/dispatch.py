@@ -18,7 +18,7 @@ from app.extensions import db, redis_conn
 from app.jobs.queue import request_dispatch
 from app.models import Message, Status, utcnow
 from app.models.message import claim_statement, provider_filter, reclaim_statement
-from app.providers import REGISTRY, Outbound, SendResult, get_provider
+from app.providers import Outbound, SendResult, get_provider, known_codes
 from app.services.throttle import wait_for_capacity
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,9 @@ def _claim(batch_id: str | None, size: int) -> list:
 def known_providers() -> tuple[str, ...]:
     """The providers this worker can send through. Rows for any other provider (written by a
     newer web process during a rolling deploy, say) are left for a worker that knows it: they
-    wait as QUEUED rather than being failed, or blocking the reconciler on every tick."""
-    return tuple(sorted(REGISTRY))
+    wait as QUEUED rather than being failed, or blocking the reconciler on every tick. Labelled
+    codes (``wayscloud.<label>``) are known where their connection is configured."""
+    return known_codes(current_app.config)
 
 
 def _by_provider(rows) -> dict[str, list]:
@@ -162,7 +163,12 @@ def reconcile_stuck(limit: int | None = None) -> int:
     rows = db.session.execute(reclaim_statement(dialect, now, stale_before, limit, known_providers())).all()
     db.session.commit()
     for provider_code, group in _by_provider(rows).items():
-        _settle(provider_code, group, config["MAX_SEND_ATTEMPTS"])
+        try:
+            _settle(provider_code, group, config["MAX_SEND_ATTEMPTS"])
+        except Exception:  # noqa: BLE001 - one provider that cannot be asked must not hold up the others
+            db.session.rollback()
+            log.exception("could not settle %d rows of provider %s; they are taken up again after "
+                          "SENDING_TIMEOUT_SECONDS", len(group), provider_code)
     return len(rows)
 
 

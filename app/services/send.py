@@ -27,6 +27,7 @@ from app.models import Account, Message, SenderProfile, Status, new_id, utcnow
 from app.models.base import iso
 from app.services import contacts, idempotency, optouts
 from app.services.errors import Invalid
+from app.services.provider_routes import provider_for
 from app.services.senders import resolve_for_send
 from app.services.webhook_urls import check_callback_url
 from app.sms import (
@@ -246,7 +247,7 @@ def outbound_values(account: Account, profile: SenderProfile, status: str, batch
         "direction": "OUTBOUND", "message_type": "PLAIN", "from_number": profile.sender_id, "status": status,
         "customer_ref": None, "callback_url": None, "scheduled_at": None, "created_at": now,
         "queued_at": now if status == Status.QUEUED else None, "attempts": 0,
-        "provider": current_app.config["SMS_PROVIDER"], "currency": account.currency, **values,
+        "provider": provider_for(account.id, profile.id), "currency": account.currency, **values,
     }
     # A message with a callback owes its receiver one event per status change from here on.
     row["notified_status"] = status if row["callback_url"] else None

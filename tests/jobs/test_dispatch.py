@@ -503,3 +503,22 @@ def test_a_failing_tick_step_does_not_stop_the_others(make_messages, monkeypatch
     with pytest.raises(RuntimeError, match="reconciler broke"):
         run_tick()
     assert statuses(ids) == {Status.DELIVERED: 2}  # the reports step still ran
+
+
+def test_a_provider_that_cannot_be_asked_does_not_hold_up_the_others(make_messages, settings, monkeypatch, run_jobs):
+    settings(SENDING_TIMEOUT_SECONDS=60)
+    ours = _stuck(make_messages, 2)
+    theirs = make_messages(2, status=Status.SENDING, sending_at=ago(600), attempts=1, provider="upstream",
+                           to=["+4791000101", "+4791000102"])
+
+    class Unreachable:
+        def query(self, references):
+            raise ConnectionError("upstream down")
+
+    real = engine.get_provider
+    monkeypatch.setattr(engine, "known_providers", lambda: ("simulator", "upstream"))
+    monkeypatch.setattr(engine, "get_provider", lambda code: Unreachable() if code == "upstream" else real(code))
+    assert engine.reconcile_stuck() == 4
+    run_jobs()
+    assert statuses(ours) == {Status.DELIVERED: 2}
+    assert statuses(theirs) == {Status.SENDING: 2}  # asked again after the next timeout
