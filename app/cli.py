@@ -98,6 +98,33 @@ def simulator_report() -> None:
     click.echo(json.dumps(summary()))
 
 
+@simulator.command("inbound")
+@click.option("--account", "account_name", required=True)
+@click.option("--from", "from_number", required=True, help="The person's number.")
+@click.option("--text", required=True)
+@click.option("--to", default=None, help="Which of the account's numbers (default: its number that allows replies).")
+@_fail_cleanly
+def simulator_inbound(account_name: str, from_number: str, text: str, to: str | None) -> None:
+    """A text from a person to one of the account's numbers, as the simulated carrier delivers it."""
+    from app.services.simulator_inbound import describe, simulate_inbound
+
+    received = simulate_inbound(account_service.find_account(account_name), from_number, text, to)
+    click.echo(f"{describe(received)} Message id: {received.message.id}")
+
+
+@simulator.command("reply")
+@click.option("--account", "account_name", required=True)
+@click.option("--message-id", default=None, help="The message replied to (default: the latest one sent).")
+@click.option("--text", required=True)
+@_fail_cleanly
+def simulator_reply(account_name: str, message_id: str | None, text: str) -> None:
+    """A reply from the recipient of a message the account sent."""
+    from app.services.simulator_inbound import describe, simulate_reply
+
+    received = simulate_reply(account_service.find_account(account_name), message_id, text)
+    click.echo(f"{describe(received)} Message id: {received.message.id}")
+
+
 @click.command("seed-demo")
 @_fail_cleanly
 def seed_demo() -> None:

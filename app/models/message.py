@@ -110,6 +110,12 @@ class Message(db.Model):
         Index("ix_messages_status_scheduled", "status", "scheduled_at"),
         Index("ix_messages_batch_status", "batch_id", "status"),
         Index("ix_messages_provider_ref", "provider", "provider_message_id"),
+        # A conversation with one number: what we sent to it (also the last message an inbound
+        # text answers, looked up on every text that arrives) and what came from it.
+        Index("ix_messages_account_to", "account_id", "to_number", "created_at",
+              postgresql_where=text("direction = 'OUTBOUND'"), sqlite_where=text("direction = 'OUTBOUND'")),
+        Index("ix_messages_account_from_received", "account_id", "from_number", "received_at",
+              postgresql_where=text("received_at IS NOT NULL"), sqlite_where=text("received_at IS NOT NULL")),
         # A campaign's ledger: one message per recipient, enforced by the database (NULLs, that
         # is messages outside campaigns, never collide).
         Index("uq_messages_campaign_recipient", "campaign_id", "to_number", unique=True),

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Account, User
-from app.services import accounts, contacts, groups
+from app.services import accounts, contacts, groups, keywords, senders
 
 DEMO_ACCOUNT = "Demo"
 DEMO_EMAIL = "demo@smsdesk.local"
@@ -18,6 +18,7 @@ def seed(password: str) -> tuple[str, str, str]:
     if account is None:
         account = accounts.create_account(DEMO_ACCOUNT, "NOK", "Europe/Oslo")
         _seed_directory(account)
+    _seed_two_way(account)
     user = db.session.scalar(select(User).where(User.email == DEMO_EMAIL))
     if user is None:
         accounts.create_user(account, DEMO_EMAIL, password, "admin")
@@ -50,3 +51,21 @@ def _seed_directory(account: Account) -> None:
     ]
     group = groups.create_group(account, "Demo customers", "People to try a campaign on")
     groups.add_members(account, group.id, ids)
+
+
+# A number of the demo's own that takes replies, so the inbox, STOP and keywords can be tried at once
+# (the platform's number is every account's default and allows no replies), and one keyword with an
+# auto-reply. Seeded once, with the number: an account seeded before it existed gets both on the next
+# start, and a keyword deleted afterwards stays deleted. (INFO, the classic example, is a help word.)
+DEMO_REPLY_NUMBER = "+4759440001"
+DEMO_KEYWORD = ("TILBUD", "Ukens tilbud", "Takk! Ukens tilbud: 20 % på alt tilbehør. Svar STOPP for å melde deg av.")
+
+
+def _seed_two_way(account: Account) -> None:
+    if any(p.allow_reply and not p.is_custom_sender for p in senders.list_profiles(account)):
+        return
+    senders.create_profile(account, "Two-way", DEMO_REPLY_NUMBER, allow_reply=True)
+    word, description, answer = DEMO_KEYWORD
+    if keywords.check_availability(account, word).available:
+        keywords.create_keyword(account, word, description=description, auto_reply_message=answer,
+                                auto_reply_enabled=True)

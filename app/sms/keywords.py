@@ -81,12 +81,12 @@ def parse_keyword(raw: object) -> str:
         raise InvalidKeyword(f"keyword must be {MIN_LENGTH} to {MAX_LENGTH} characters, not {len(word)}")
     meaning = reserved_meaning(word)
     if meaning is not None:
-        raise ReservedKeyword(f"'{word}' is reserved: it is a {_LABELS[meaning]} word that every sender "
+        raise ReservedKeyword(f"'{word}' is reserved: it is {_LABELS[meaning]} word that every sender "
                               "must honour, so it cannot be used as a keyword")
     return word
 
 
-_LABELS = {OPT_OUT: "opt-out (unsubscribe)", OPT_IN: "opt-in (resubscribe)", HELP: "help"}
+_LABELS = {OPT_OUT: "an opt-out (unsubscribe)", OPT_IN: "an opt-in (resubscribe)", HELP: "a help"}
 
 
 def reserved_meaning(word: str) -> str | None:
