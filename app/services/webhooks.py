@@ -69,13 +69,15 @@ def claim(limit: int, now: datetime | None = None, *, in_flight: Counter | None 
           per_endpoint: int | None = None) -> list[Claimed]:
     """Take up to ``limit`` due deliveries for one attempt each and commit, at most
     ``per_endpoint`` to one endpoint counting the ``in_flight`` ones (endpoint -> POSTs running).
-    The lease (the attempt time limit and a margin) keeps other pumps off them while the POST runs."""
+    The lease keeps other pumps off them until the POST has run."""
     now = now or utcnow()
     ids = _pick(limit, now, in_flight or Counter(), per_endpoint)
     if not ids:
         db.session.rollback()
         return []
-    lease = now + timedelta(seconds=_timeout() + 30)
+    # A pump may hold a claimed delivery for one attempt's time before POSTing it (it waits for a
+    # slot of its endpoint), so the lease covers two attempts and a margin.
+    lease = now + timedelta(seconds=2 * _timeout() + 30)
     # Conditional on still being due: of two pumps that picked the same row, one takes it.
     rows = db.session.execute(
         update(_TABLE)

@@ -22,6 +22,10 @@ _UNAUTHORIZED = error("Missing or wrong callback token, or none configured for t
 _UNKNOWN = error("A token is configured for this code but no provider by it sends callbacks (code "
                  "unknown_provider); a code without a token is 401")
 
+_SIGNED = ("\n\nA WAYSCloud connection with a webhook secret (WAYSCLOUD_WEBHOOK_SECRET, or "
+           "WAYSCLOUD_<LABEL>_WEBHOOK_SECRET) also accepts a request without the token whose Standard Webhooks "
+           "signature (webhook-id, webhook-timestamp, webhook-signature) verifies with that secret.")
+
 
 @dataclass
 class CallbackOperation(Operation):
@@ -49,7 +53,8 @@ def provider_operations() -> list[Operation]:
             "confirmed; HELP/HJELP gets the help text; otherwise the account's active keyword equal to the first word "
             "is counted and its auto-reply sent. Answers go only from phone-number profiles with allow_reply.\n\n"
             "Body (simulator): {\"messages\": [...]} or one message object. A callback naming any unknown number is "
-            "refused whole.", "Provider callbacks", parameters=("ProviderCodePath",), security=CALLBACK_SECURITY,
+            "refused whole. Body (wayscloud, wayscloud.<label>): smsdesk's own sms.inbound webhook event, one "
+            "object or a list." + _SIGNED, "Provider callbacks", parameters=("ProviderCodePath",), security=CALLBACK_SECURITY,
             body_schema="InboundCallback",
             responses={
                 "200": {"description": "Stored (or already stored)", "content": json_content(ref("InboundReceived"))},
@@ -67,7 +72,8 @@ def provider_operations() -> list[Operation]:
             "A provider reports the fate of messages it accepted: each report moves its message (found by our "
             "reference, else by the provider's message id) to DELIVERED or FAILED. Every report is recorded; a "
             "late or duplicate one cannot undo a final state.\n\nBody (simulator): {\"reports\": [...]} or one "
-            "report object.", "Provider callbacks", parameters=("ProviderCodePath",), security=CALLBACK_SECURITY,
+            "report object. Body (wayscloud, wayscloud.<label>): smsdesk's own sms.status webhook event, one object or "
+            "a list; events that are not final (SENDING, SENT) change nothing." + _SIGNED, "Provider callbacks", parameters=("ProviderCodePath",), security=CALLBACK_SECURITY,
             body_schema="ReportCallback",
             responses={
                 "200": {"description": "Recorded", "content": json_content(ref("ReportsRecorded"))},
