@@ -1,12 +1,11 @@
 """smsdesk: a self-hosted SMS platform. ``create_app`` reads like the table of contents."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
+from app import logs
 from app.extensions import csrf, db, init_redis, login_manager, migrate
 from app.text import refuse_unsafe_request_text
 
@@ -15,7 +14,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.update(settings.load())
     app.config.update(config or {})
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.init_app(app)
 
     db.init_app(app)
     # Batch mode lets Alembic alter tables on SQLite too.
@@ -42,10 +41,12 @@ def _check_provider(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.api import register_api
+    from app.api.metrics import metrics
     from app.dashboard import register_dashboard
 
     register_api(app)
     register_dashboard(app)
+    app.register_blueprint(metrics)
 
 
 def _exempt_api_from_csrf(app: Flask) -> None:

@@ -92,10 +92,18 @@ def load() -> dict:
     return {
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a database error's text (which RQ and the error pages log) must not
+        # quote the values it failed on: message texts, numbers, webhook secrets.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "smsdesk"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # json or text; unset: text on a terminal (make run), JSON anywhere else (app/logs.py).
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "").strip().lower() or None,
+        # /metrics: a Bearer token Prometheus presents; unset, only loopback may scrape.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        # How long the database figures of /metrics and /status are shared by every process.
+        "METRICS_CACHE_SECONDS": _float("METRICS_CACHE_SECONDS", 10.0),
         "PORT": _int("PORT", 5000),
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "smsdesk-demo"),
         # Dashboard sign-in. Secure cookies need HTTPS, so they are off by default for local http;

@@ -17,6 +17,7 @@ from app.dashboard import contacts, groups, optouts  # noqa: E402,F401
 from app.dashboard import messages, send  # noqa: E402,F401
 from app.dashboard import campaign_reports, campaigns, usage  # noqa: E402,F401
 from app.dashboard import webhooks  # noqa: E402,F401
+from app.dashboard import status  # noqa: E402,F401
 from app.dashboard import inbox, keywords  # noqa: E402,F401
 
 

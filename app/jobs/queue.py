@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from app.extensions import redis_conn
+from app.logs import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ def get_queue() -> Queue:
 
 
 def _enqueue(func: str, *args, delay: float = 0, **options) -> bool:
+    options.setdefault("meta", {"request_id": current_request_id()})  # the job logs under our id
     try:
         queue = get_queue()
         if delay > 0:

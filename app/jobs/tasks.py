@@ -7,6 +7,7 @@ import functools
 from flask import has_app_context
 
 from app.extensions import db
+from app.logs import job_context
 
 _app = None
 
@@ -17,7 +18,7 @@ def in_app(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with contextlib.nullcontext() if has_app_context() else _worker_app().app_context():
+        with contextlib.nullcontext() if has_app_context() else _worker_app().app_context(), job_context(func.__name__):
             try:
                 return func(*args, **kwargs)
             finally:

@@ -15,14 +15,18 @@ from redis.exceptions import RedisError
 
 from app.extensions import db, redis_conn
 from app.jobs.queue import enqueue_dispatch, enqueue_dispatch_once
+from app.logs import own_request_id
+from app.services.operations import record_tick
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "smsdesk:tick-lock"
 
 
+@own_request_id("tick-")  # the tick's log lines and the jobs it enqueues share one id
 def run_tick() -> dict:
     """One tick. Every step runs even if an earlier one failed (a reconciler stuck on a broken
     provider must not stop delivery reports); the first failure is raised at the end."""
+    record_tick()  # the heartbeat /status and /metrics read
     result: dict = {}
     errors: list[Exception] = []
     for step in (_promote_and_sweep, _campaigns, _reconcile, _reports, _poll_upstream, _imports, _housekeeping):

@@ -103,7 +103,11 @@ class WebhookAttempt(db.Model):
     HTTP answer came (refused, unresolvable, timeout, tls, connection)."""
 
     __tablename__ = "webhook_attempts"
-    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "attempted_at"),)
+    __table_args__ = (
+        Index("ix_webhook_attempts_delivery", "delivery_id", "attempted_at"),
+        # Recent attempts across accounts: /metrics and the status page count the last minutes.
+        Index("ix_webhook_attempts_attempted_at", "attempted_at"),
+    )
 
     id: Mapped[str] = id_column()
     delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))

@@ -19,6 +19,7 @@ from app.jobs.queue import request_dispatch
 from app.models import Message, Status, utcnow
 from app.models.message import claim_statement, provider_filter, reclaim_statement
 from app.providers import Outbound, SendResult, get_provider, known_codes
+from app.services.metrics import observe_provider_call
 from app.services.throttle import wait_for_capacity
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ def submit(provider_code: str, rows: list) -> None:
         _renew_claim(rows)
     batch = [Outbound(row.id, row.to_number, row.from_number, row.body) for row in rows]
     try:
-        results = provider.send(batch)
+        with observe_provider_call(provider_code, len(batch)):
+            results = provider.send(batch)
     except Exception:
         log.exception("provider %s failed a batch of %d; leaving it to the reconciler", provider_code, len(batch))
         return

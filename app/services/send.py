@@ -27,6 +27,7 @@ from app.models import Account, Message, SenderProfile, Status, new_id, utcnow
 from app.models.base import iso
 from app.services import contacts, idempotency, optouts
 from app.services.errors import Invalid
+from app.services.metrics import count_accepted
 from app.services.provider_routes import provider_for
 from app.services.senders import resolve_for_send
 from app.services.webhook_urls import check_callback_url
@@ -101,6 +102,7 @@ def send(account: Account, request: SendRequest, *, idempotency_key: str | None 
         if idempotency_key and (stored := idempotency.replay(account.id, idempotency_key, body_hash)):
             return stored, True
         raise
+    count_accepted(len(rows))
     if plan.status == Status.QUEUED:
         request_dispatch()
     return response, False
