@@ -20,10 +20,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from app.sms import DEFAULT_PRICES, costs_in_all_currencies, count_segments
 from tests.e2e.conftest import _flask
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -74,14 +75,6 @@ def shop(product):
     group = api(product, key, "/v1/contacts/groups", {"name": GROUP})
     api(product, key, f"/v1/contacts/groups/{group['id']}/members", {"contact_ids": ids})
     return group
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def next_minute(now: datetime) -> datetime:

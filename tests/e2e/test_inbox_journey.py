@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from app.services.demo import DEMO_EMAIL, DEMO_KEYWORD, DEMO_REPLY_NUMBER
 from tests.e2e.conftest import _flask
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -30,14 +31,6 @@ def demo(product):
         return None
     _flask({**product.env, "DEMO_PASSWORD": DEMO_PASSWORD}, product.tmp / "setup.log", "seed-demo")
     return DEMO_EMAIL, DEMO_PASSWORD
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def test_a_text_comes_in_is_answered_and_the_answer_delivered(browser, product, demo):

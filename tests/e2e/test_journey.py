@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ADMIN, VIEWER
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -48,16 +49,6 @@ def write_csv(path: Path) -> Path:
     text = "\r\n".join(";".join(row) for row in CSV_ROWS) + "\r\n"
     path.write_bytes(text.encode("utf-8-sig"))
     return path
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    expect(page.get_by_text(email, exact=True)).to_be_visible()
 
 
 def nav(page: Page, name: str) -> None:
