@@ -141,9 +141,19 @@ def _identity(row) -> str | None:
     return str(identity[0]) if identity else None
 
 
+def scrub(text: str) -> str:
+    """A traceback without the lines a database adds to its errors that quote the data: PostgreSQL's
+    ``DETAIL:`` (the failing row, the duplicate key's value). The statement's parameters are already
+    hidden (``hide_parameters``)."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("DETAIL:"))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC), level, logger, message, request_id; account_id,
     job_id and the exception's traceback when there are any."""
+
+    def formatException(self, ei) -> str:
+        return scrub(super().formatException(ei))
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
@@ -167,6 +177,9 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
+
+    def formatException(self, ei) -> str:
+        return scrub(super().formatException(ei))
 
     def format(self, record: logging.LogRecord) -> str:
         if getattr(record, "request_id", None) is None:

@@ -289,14 +289,29 @@ def test_no_secret_appears_in_any_log_line(ctx, client, auth, api_key, account, 
         assert secret not in written
 
 
-def test_a_database_errors_text_does_not_quote_the_values_it_failed_on(ctx):
+def test_a_database_errors_text_does_not_quote_the_values_it_failed_on(ctx, log_output):
     """RQ and the error pages log exceptions whole; a failed statement must not carry its values
-    (texts, numbers, secrets) into that log."""
+    (texts, numbers, secrets) into that log: SQLAlchemy hides the parameters, and the formatter
+    drops the database's own DETAIL line (PostgreSQL quotes the failing row there)."""
     from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
 
+    secret = "whsec_" + "must-not-be-logged"  # built here, so the traceback's source line does not show it
     with pytest.raises(IntegrityError) as caught:
-        db.session.execute(text("INSERT INTO accounts (id) VALUES (:id)"), {"id": "whsec_must-not-be-logged"})
+        db.session.execute(text("INSERT INTO accounts (id) VALUES (:id)"), {"id": secret})
     db.session.rollback()
-    assert "whsec_must-not-be-logged" not in str(caught.value)
     assert "hidden" in str(caught.value)
+    logging.getLogger("app.test").error("statement failed", exc_info=caught.value)
+    for fmt in (logs.JsonFormatter(), logs.TextFormatter()):
+        assert secret not in fmt.formatException((type(caught.value), caught.value, caught.value.__traceback__))
+    assert "IntegrityError" in log_output.text() and secret not in log_output.text()
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("psycopg.errors.UniqueViolation: duplicate key\nDETAIL:  Key (phone)=(+4791234567) already exists.",
+     "psycopg.errors.UniqueViolation: duplicate key"),
+    ("Traceback\n  DETAIL: Failing row contains (secret).\nValueError: x", "Traceback\nValueError: x"),
+    ("no detail here", "no detail here"),
+])
+def test_scrub_drops_only_the_database_detail_lines(text, kept):
+    assert logs.scrub(text) == kept

@@ -104,7 +104,8 @@ def test_the_thread_list_reads_inbound_rows_through_their_index(account, reply_p
             plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
         else:
             plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
-    assert "ix_messages_account_received" in plan, plan
+    # Either partial index on received messages serves it; both hold inbound rows only.
+    assert "ix_messages_account_received" in plan or "ix_messages_account_from_received" in plan, plan
 
 
 def test_a_conversation_in_time_order_with_what_each_text_matched(ctx, account, reply_profile):
