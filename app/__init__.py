@@ -6,6 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
 from app import logs
+from app import security_headers
 from app.extensions import csrf, db, init_redis, login_manager, migrate
 from app.text import refuse_unsafe_request_text
 
@@ -24,6 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     _check_provider(app)
     app.before_request(refuse_unsafe_request_text)
+    security_headers.init_app(app)
     _register_blueprints(app)
     _exempt_api_from_csrf(app)
     _register_cli(app)

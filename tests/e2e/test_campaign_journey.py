@@ -164,5 +164,6 @@ def test_compose_schedule_and_watch_it_delivered(browser, product, shop):
     page.screenshot(path=str(product.tmp / "campaign-4-report.png"), full_page=True)
 
     assert not browser.page_errors, f"JavaScript errors on the pages: {browser.page_errors}"
+    assert not [c for c in browser.console if "Content Security Policy" in c or "Refused to" in c], browser.console
     assert not browser.server_errors, f"server errors: {browser.server_errors}"
     print(f"\ncampaign journey took {time.monotonic() - started:.1f}s")

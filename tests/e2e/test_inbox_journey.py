@@ -83,4 +83,5 @@ def test_a_text_comes_in_is_answered_and_the_answer_delivered(browser, product, 
     expect(keyword_row.get_by_role("cell").nth(1)).to_have_text("1")  # texts received
 
     assert not browser.page_errors, f"JavaScript errors on the pages: {browser.page_errors}"
+    assert not [c for c in browser.console if "Content Security Policy" in c or "Refused to" in c], browser.console
     assert not browser.server_errors, f"server errors: {browser.server_errors}"

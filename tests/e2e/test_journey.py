@@ -201,6 +201,7 @@ def test_journey_import_group_send_delivered(browser, product, tmp_path):
     print(f"screenshot: {shot}")
 
     assert not browser.page_errors, f"JavaScript errors on the pages: {browser.page_errors}"
+    assert not [c for c in browser.console if "Content Security Policy" in c or "Refused to" in c], browser.console
     assert not browser.server_errors, f"server errors: {browser.server_errors}"
     print(f"journey took {time.monotonic() - started:.1f}s")
 
@@ -226,3 +227,4 @@ def test_viewer_sees_no_send_or_import_and_gets_403_on_send(browser):
     response = page.goto("/contacts/import")
     assert response is not None and response.status == 403, response and response.status
     assert not browser.page_errors, f"JavaScript errors on the pages: {browser.page_errors}"
+    assert not [c for c in browser.console if "Content Security Policy" in c or "Refused to" in c], browser.console
