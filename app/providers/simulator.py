@@ -26,14 +26,15 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import SimulatorSubmission, utcnow
 from app.models.base import picked_once
-from app.providers.base import CallbackError, Inbound, Outbound, Report, SendResult
+from app.providers.base import Inbound, Outbound, Report, SendResult
+from app.providers.callbacks import MAX_INBOUND_CHARACTERS, Reader, items_of, raise_if
 
 EXPIRED = ("EXPIRED", "Message validity period expired")
 # ASCII only: str.isdigit() also accepts e.g. "²" or Arabic-Indic digits, which no E.164 number
@@ -112,23 +113,23 @@ class SimulatorProvider:
         }
 
     def parse_inbound(self, payload: object) -> list[Inbound]:
-        items, problems = _items(payload, "messages"), []
+        items, problems = items_of(payload, "messages"), []
         found = []
         for i, item in items:
-            read = _Reader(item, ["messages", i] if i is not None else [], problems)
+            read = Reader(item, ["messages", i] if i is not None else [], problems)
             values = (read.text(("from",), 32), read.text(("to",), 32),
                       read.text(("message", "body"), MAX_INBOUND_CHARACTERS, strip=False),
                       read.text(("id", "message_id"), 128), read.time("received_at"))
             if not read.failed:
                 found.append(Inbound(*values))
-        _raise_if(problems)
+        raise_if(problems)
         return found
 
     def parse_reports(self, payload: object) -> list[Report]:
-        items, problems = _items(payload, "reports"), []
+        items, problems = items_of(payload, "reports"), []
         found = []
         for i, item in items:
-            read = _Reader(item, ["reports", i] if i is not None else [], problems)
+            read = Reader(item, ["reports", i] if i is not None else [], problems)
             pmid = read.text(("message_id",), 128, required=False)
             reference = read.text(("reference",), 36, required=False)
             if read.required and not (pmid or reference):
@@ -142,7 +143,7 @@ class SimulatorProvider:
                           occurred_at=read.time("occurred_at"))
             if not read.failed:
                 found.append(Report(status=status.upper(), **values))
-        _raise_if(problems)
+        raise_if(problems)
         return found
 
     def query(self, references: list[str]) -> dict[str, SendResult]:
@@ -151,73 +152,6 @@ class SimulatorProvider:
             .where(SimulatorSubmission.reference.in_(references))
         )
         return {reference: SendResult(reference, pmid) for reference, pmid in rows}
-
-
-MAX_INBOUND_CHARACTERS = 10_000  # a long text arrives reassembled; anything longer is not an SMS
-MAX_CALLBACK_ITEMS = 1000
-
-
-def _items(payload: object, key: str) -> list[tuple[int | None, object]]:
-    """The objects of a callback with their position: a list under ``key``, or one bare object."""
-    if isinstance(payload, dict) and key in payload:
-        listed = payload[key]
-        if not isinstance(listed, list) or not listed or len(listed) > MAX_CALLBACK_ITEMS:
-            raise CallbackError([{"loc": ["body", key], "type": "list_type",
-                                  "msg": f"must be a list of 1 to {MAX_CALLBACK_ITEMS} objects"}])
-        return list(enumerate(listed))
-    if isinstance(payload, dict):
-        return [(None, payload)]
-    raise CallbackError([{"loc": ["body"], "msg": "must be a JSON object", "type": "dict_type"}])
-
-
-def _raise_if(problems: list[dict]) -> None:
-    if problems:
-        raise CallbackError(problems)
-
-
-class _Reader:
-    """Reads fields of one callback object, collecting every problem rather than stopping at the
-    first, so the provider's operator sees all of them at once."""
-
-    def __init__(self, item: object, loc: list, problems: list[dict]):
-        self.item, self.loc, self.problems, self.failed = item, loc, problems, False
-        self.required = isinstance(item, dict)  # a non-object has one problem, not one per field
-        if not self.required:
-            self.item = {}
-            self.problem(None, "must be a JSON object", "dict_type")
-
-    def problem(self, name: str | None, msg: str, kind: str) -> None:
-        self.failed = True
-        self.problems.append({"loc": ["body", *self.loc, *([name] if name else [])], "msg": msg, "type": kind})
-
-    def text(self, names: tuple[str, ...], limit: int, *, required: bool = True, strip: bool = True):
-        name = next((n for n in names if self.item.get(n) is not None), names[0])
-        value = self.item.get(name)
-        if value is None:
-            if required and self.required:
-                self.problem(name, "Field required", "missing")
-            return None
-        if not isinstance(value, str) or (strip and not value.strip()):
-            self.problem(name, "must be a non-empty string", "string_type")
-            return None
-        if len(value) > limit:
-            self.problem(name, f"may be at most {limit} characters", "string_too_long")
-            return None
-        return value.strip() if strip else value
-
-    def time(self, name: str) -> datetime | None:
-        value = self.item.get(name)
-        if value is None:
-            return None
-        try:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
-        except ValueError:
-            when = None
-        if when is None:
-            self.problem(name, "must be an ISO 8601 time", "datetime_parsing")
-            return None
-        # A time without an offset is read as UTC, the only zone a carrier's clock can be assumed in.
-        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 def _upsert_submissions(dialect: str):

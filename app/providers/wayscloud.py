@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from app.providers import wayscloud_settings
 from app.providers.base import CallbackError, Inbound, Outbound, Report, SendResult
-from app.providers.simulator import MAX_CALLBACK_ITEMS, MAX_INBOUND_CHARACTERS, _raise_if, _Reader
+from app.providers.callbacks import MAX_CALLBACK_ITEMS, MAX_INBOUND_CHARACTERS, Reader, raise_if
 from app.providers.wayscloud_http import (
     BREAKING_STATUSES, CREDENTIAL_STATUSES, OK, REFUSED, UNKNOWN, Answer, Budget, Client,
 )
@@ -201,7 +201,7 @@ class WaysCloudProvider:
         """``sms.status`` events, one object or a list: a report for each final status."""
         problems, found = [], []
         for loc, item in _events(payload):
-            read = _Reader(item, loc, problems)
+            read = Reader(item, loc, problems)
             _event_is(read, "sms.status")
             pmid = read.text(("message_id",), 128)
             status = read.text(("status",), 32)
@@ -212,21 +212,21 @@ class WaysCloudProvider:
             final = final_status(status)
             if not read.failed and final:
                 found.append(Report(status=final[0], **{**values, "error_code": values["error_code"] or final[1]}))
-        _raise_if(problems)
+        raise_if(problems)
         return found
 
     def parse_inbound(self, payload: object) -> list[Inbound]:
         """``sms.inbound`` events, one object or a list."""
         problems, found = [], []
         for loc, item in _events(payload):
-            read = _Reader(item, loc, problems)
+            read = Reader(item, loc, problems)
             _event_is(read, "sms.inbound")
             values = (read.text(("from",), 32), read.text(("to",), 32),
                       read.text(("message",), MAX_INBOUND_CHARACTERS, strip=False),
                       read.text(("message_id",), 128), read.time("received_at"))
             if not read.failed:
                 found.append(Inbound(*values))
-        _raise_if(problems)
+        raise_if(problems)
         return found
 
 
@@ -255,7 +255,7 @@ def _events(payload: object) -> list[tuple[list, object]]:
     raise CallbackError([{"loc": ["body"], "msg": "must be a JSON object or a list of them", "type": "dict_type"}])
 
 
-def _event_is(read: _Reader, expected: str) -> None:
+def _event_is(read: Reader, expected: str) -> None:
     event = read.text(("event",), 32, required=False)
     if event is not None and event != expected:
         read.problem("event", f"must be {expected}", "literal_error")
