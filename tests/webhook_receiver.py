@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.quiet_server import QuietHTTPServer
 
 
 @dataclass
@@ -52,7 +54,7 @@ class WebhookReceiver:
         self.lock = threading.Lock()
         self.hang, self.released = threading.Event(), threading.Event()
         self.hanging = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.receiver = self
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -11,7 +11,7 @@ import ssl
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -19,6 +19,7 @@ from app.services import webhook_signing
 from app.services.errors import Invalid
 from app.services.webhook_http import EXCERPT_BYTES, post_json
 from app.services.webhook_urls import RefusedAddress, UnresolvableHost, resolve_public
+from tests.quiet_server import QuietHTTPServer
 
 PUBLIC = "93.184.216.34"  # stands for any public address; the fake route sends it to 127.0.0.1
 BODY = json.dumps({"event": "sms.status", "message_id": "m1", "status": "DELIVERED"}).encode()
@@ -52,7 +53,7 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 def _serve(context: ssl.SSLContext | None = None):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    server = QuietHTTPServer(("127.0.0.1", 0), Receiver)
     server.seen = []
     if context is not None:
         server.socket = context.wrap_socket(server.socket, server_side=True)
