@@ -104,6 +104,11 @@ def load() -> dict:
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         # How long the database figures of /metrics and /status are shared by every process.
         "METRICS_CACHE_SECONDS": _float("METRICS_CACHE_SECONDS", 10.0),
+        # Who sees the installation-wide /status page: these emails (comma-separated), when they are
+        # also admins. Unset, every admin does, which suits an installation run for one organisation.
+        "OPERATOR_EMAILS": frozenset(
+            e.strip().lower() for e in os.environ.get("OPERATOR_EMAILS", "").split(",") if e.strip()
+        ),
         "PORT": _int("PORT", 5000),
         "DEMO_PASSWORD": os.environ.get("DEMO_PASSWORD", "smsdesk-demo"),
         # Dashboard sign-in. Secure cookies need HTTPS, so they are off by default for local http;

@@ -41,6 +41,26 @@ def role_required(*roles: str):
     return decorate
 
 
+def operators_only(view):
+    """Installation-wide pages (``/status``): among the roles the view allows, only operators.
+    Apply below ``role_required``."""
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if not is_operator(current_user):
+            abort(403)
+        return view(*args, **kwargs)
+
+    guarded.operators_only = True
+    return guarded
+
+
+def is_operator(user) -> bool:
+    # Figures for the whole installation reach across tenants, so a hosting installation names
+    # its operators; one run for a single organisation leaves OPERATOR_EMAILS unset.
+    operators = current_app.config["OPERATOR_EMAILS"]
+    return not operators or user.email.lower() in operators
+
+
 def public(view):
     """Open to everyone, signed in or not (the sign-in page, the API reference)."""
     view.public = True
@@ -53,7 +73,8 @@ def can(endpoint: str) -> bool:
     if getattr(view, "public", False):
         return True
     roles = getattr(view, "allowed_roles", None)
-    return bool(roles) and current_user.is_authenticated and current_user.role in roles
+    allowed = bool(roles) and current_user.is_authenticated and current_user.role in roles
+    return allowed and (not getattr(view, "operators_only", False) or is_operator(current_user))
 
 
 @dashboard.before_request

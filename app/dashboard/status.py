@@ -1,4 +1,4 @@
-"""Operator status (admins): is the machinery running? Workers and what they are doing, the job
+"""Operator status (admins; with ``OPERATOR_EMAILS`` set, only those): is the machinery running? Workers and what they are doing, the job
 queue, the tick, messages waiting and stuck, the webhook backlog and the receivers failing, and
 whether Redis and the database answer.
 
@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.dashboard import dashboard
-from app.dashboard.access import role_required
+from app.dashboard.access import operators_only, role_required
 from app.dashboard.pages import render
 from app.models import utcnow
 from app.services import operations
@@ -28,6 +28,7 @@ REFRESH_SECONDS = 5
 
 @dashboard.get("/status")
 @role_required(*OPERATORS)
+@operators_only
 def status():
     response = render("status/index.html", "status/_status.html", **status_context())
     return (*response, {"Cache-Control": "no-store"})

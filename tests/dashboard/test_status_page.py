@@ -46,6 +46,16 @@ def test_only_admins_may_open_it(live, login_as, role):
     assert 'href="/status"' not in browser.get("/").get_data(as_text=True)
 
 
+def test_with_operators_named_only_those_admins_may_open_it(live, login_as, monkeypatch):
+    operator, other_admin = login_as("admin"), login_as("admin")
+    monkeypatch.setitem(live.config, "OPERATOR_EMAILS", frozenset({operator.user.email}))
+    assert operator.get("/status").status_code == 200
+    assert 'href="/status"' in operator.get("/").get_data(as_text=True)
+    assert other_admin.get("/status").status_code == 403
+    assert other_admin.get("/status", htmx=True).status_code == 403
+    assert 'href="/status"' not in other_admin.get("/").get_data(as_text=True)
+
+
 def test_signed_out_goes_to_the_sign_in_page(live, browser):
     response = browser.get("/status")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
