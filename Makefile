@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test install bench clean
+.PHONY: run test faults install bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: install
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium openssl >/dev/null; \
 	fi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make faults: only the fault-injection suite (tests/faults), with its table of scenarios; `make test`
+## runs it too. Needs redis-server; the PostgreSQL restart scenario starts its own cluster with the
+## server binaries under /usr/lib/postgresql (as the postgres user when run as root).
+faults: install
+	$(BIN)/python -m pytest tests/faults $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,9 +1,12 @@
 """A real HTTP webhook receiver on 127.0.0.1 for tests: it records every request and answers the
-way the test says (a status code, or hanging until released)."""
+way the test says (a status code, hanging until released, answering only after ``delay``
+seconds, or ``garbage`` that is not HTTP at all), and it can go ``down`` and come back ``up`` on
+the same port."""
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 
@@ -15,7 +18,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
-    answered: int
+    answered: int  # the status answered; 0 for garbage
+    seconds: float = 0.0  # how long the answer took
 
     @property
     def event(self) -> dict:
@@ -29,14 +33,21 @@ class Received:
 class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         receiver: WebhookReceiver = self.server.receiver
+        started = time.monotonic()
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if receiver.hang.is_set():
             receiver.hanging += 1
             receiver.released.wait(60)
-        status = receiver.status
+        if receiver.delay:
+            time.sleep(receiver.delay)
+        status = 0 if receiver.garbage else receiver.status
         with receiver.lock:
             receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
-                                              body, status))
+                                              body, status, time.monotonic() - started))
+        if receiver.garbage:
+            self.wfile.write(b"\x00\xffnot http at all\r\n\r\n{{{")
+            self.close_connection = True
+            return
         payload = b'{"ok": true}' if status < 300 else b'{"error": "try later"}'
         self.send_response(status)
         self.send_header("Content-Length", str(len(payload)))
@@ -54,11 +65,25 @@ class WebhookReceiver:
         self.lock = threading.Lock()
         self.hang, self.released = threading.Event(), threading.Event()
         self.hanging = 0
-        self.server = QuietHTTPServer(("127.0.0.1", 0), _Handler)
+        self.delay = 0.0
+        self.garbage = False
+        self._serve(0)
+
+    def _serve(self, port: int) -> None:
+        self.server = QuietHTTPServer(("127.0.0.1", port), _Handler)
         self.server.daemon_threads = True
         self.server.receiver = self
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
+
+    def down(self) -> None:
+        """Stop listening: connections are refused until :meth:`up`."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    def up(self) -> None:
+        """Listen again, on the same port."""
+        self._serve(self.server.server_address[1])
 
     def url(self, path: str = "/hooks/sms") -> str:
         return f"http://127.0.0.1:{self.server.server_port}{path}"

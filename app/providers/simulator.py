@@ -8,7 +8,12 @@ asynchronously. Behaviour is configured with ``SIMULATOR_*`` settings:
 - ``SIMULATOR_SUBMIT_LATENCY_MS``: time each batch submission takes;
 - ``SIMULATOR_REPORT_LATENCY_MS``: delay between acceptance and the delivery report;
 - ``SIMULATOR_DELIVERY_RATE``: share of messages delivered (decided per reference, reproducibly);
-- ``SIMULATOR_FAIL_RULES``: ``suffix=CODE:text;...`` — numbers ending in ``suffix`` fail with it.
+- ``SIMULATOR_FAIL_RULES``: ``suffix=CODE:text;...`` — numbers ending in ``suffix`` fail with it;
+- ``SIMULATOR_FAULT`` (off by default), ``SIMULATOR_FAULT_EVERY``, ``SIMULATOR_FAULT_DELAY_MS``: every
+  Nth batch call of a process fails as a whole — ``timeout`` keeps the batch (the carrier has it)
+  but hangs and then raises, as when the answer is lost on the way back; ``5xx`` refuses it
+  and keeps nothing. Either leaves the rows SENDING for the reconciler;
+- ``SIMULATOR_SILENT_SUFFIXES``: ``suffix;...`` — numbers ending in one are accepted and never reported.
 
 Its callbacks (for demos and tests: the simulator's own reports go straight to ``apply_reports``)
 are JSON, one object or a list of them under ``messages`` / ``reports``:
@@ -23,10 +28,11 @@ are JSON, one object or a list of them under ``messages`` / ``reports``:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
 
@@ -40,6 +46,22 @@ EXPIRED = ("EXPIRED", "Message validity period expired")
 # ASCII only: str.isdigit() also accepts e.g. "²" or Arabic-Indic digits, which no E.164 number
 # ends with, so such a rule would be accepted and silently never match.
 _DIGITS = re.compile(r"[0-9]+")
+FAULTS = ("", "timeout", "5xx")
+# "Never" for a report that is not coming: far enough that no tick ever finds it due.
+NEVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
+# Batch calls made by this process: SIMULATOR_FAULT_EVERY counts them (a new provider object
+# is made for every call, so the count lives here).
+_CALLS = itertools.count(1)
+
+
+class CarrierTimeout(TimeoutError):
+    """The simulated carrier took the batch but its answer never came."""
+
+
+class CarrierUnavailable(RuntimeError):
+    """The simulated carrier answered 503 to a whole batch and kept nothing of it."""
+
+    status_code = 503
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,15 @@ def parse_fail_rules(spec: str) -> list[FailRule]:
     return rules
 
 
+def parse_suffixes(spec: str, name: str) -> tuple[str, ...]:
+    """``"77;123"`` -> ("77", "123")."""
+    suffixes = tuple(filter(None, (part.strip() for part in (spec or "").split(";"))))
+    for suffix in suffixes:
+        if not _DIGITS.fullmatch(suffix):
+            raise ValueError(f"{name}: '{suffix}' is not a number suffix; write digits separated by ';'")
+    return suffixes
+
+
 def _fraction(reference: str) -> float:
     """A stable number in [0, 1) per reference, so a re-run decides the same fate."""
     return int(hashlib.sha256(reference.encode()).hexdigest()[:8], 16) / 2**32
@@ -74,6 +105,12 @@ class SimulatorProvider:
         self.report_latency = timedelta(milliseconds=config["SIMULATOR_REPORT_LATENCY_MS"])
         self.delivery_rate = config["SIMULATOR_DELIVERY_RATE"]
         self.rules = parse_fail_rules(config["SIMULATOR_FAIL_RULES"])
+        self.fault = (config.get("SIMULATOR_FAULT") or "").strip().lower()
+        if self.fault not in FAULTS:
+            raise ValueError(f"SIMULATOR_FAULT: '{self.fault}' is not one of timeout, 5xx")
+        self.fault_every = max(1, int(config.get("SIMULATOR_FAULT_EVERY") or 1))
+        self.fault_delay = int(config.get("SIMULATOR_FAULT_DELAY_MS") or 0) / 1000
+        self.silent = parse_suffixes(config.get("SIMULATOR_SILENT_SUFFIXES", ""), "SIMULATOR_SILENT_SUFFIXES")
 
     def fate(self, item: Outbound) -> tuple[str, str | None, str | None]:
         for rule in self.rules:
@@ -86,6 +123,9 @@ class SimulatorProvider:
     def send(self, batch: list[Outbound]) -> list[SendResult]:
         if not batch:
             return []
+        fault = self.fault if self.fault and next(_CALLS) % self.fault_every == 0 else ""
+        if fault == "5xx":
+            raise CarrierUnavailable(f"simulated carrier answered 503 to a batch of {len(batch)}")
         if self.submit_latency:
             time.sleep(self.submit_latency)
         now = utcnow()
@@ -95,6 +135,9 @@ class SimulatorProvider:
         from app.jobs.queue import enqueue_simulator_reports  # jobs import providers, not the reverse at load
 
         enqueue_simulator_reports(self.report_latency.total_seconds())
+        if fault == "timeout":
+            time.sleep(self.fault_delay)
+            raise CarrierTimeout(f"simulated carrier kept a batch of {len(batch)} but did not answer")
         return [SendResult(row["reference"], row["provider_message_id"]) for row in rows]
 
     def _row(self, item: Outbound, now) -> dict:
@@ -109,7 +152,7 @@ class SimulatorProvider:
             "error_code": code,
             "error_message": text,
             "first_submitted_at": now,
-            "report_due_at": now + self.report_latency,
+            "report_due_at": NEVER if self.silent and item.to.endswith(self.silent) else now + self.report_latency,
         }
 
     def parse_inbound(self, payload: object) -> list[Inbound]:
@@ -172,9 +215,13 @@ def take_due_reports(limit: int = 1000) -> list[Report]:
     so a report counts as sent only if the caller's commit (which applies it) succeeds."""
     table = SimulatorSubmission.__table__
     now = utcnow()
+    # A submission stamped after ``now`` means our wall clock was stepped back since: a carrier's
+    # reports run on its own clock, so its (short) report delay is over; waiting for our clock to
+    # catch up would hold them back for as long as the step. A silent one stays silent.
+    stepped_back = (table.c.first_submitted_at > now) & (table.c.report_due_at < NEVER)
     due = (
         select(table.c.reference)
-        .where(table.c.reported_at.is_(None), table.c.report_due_at <= now)
+        .where(table.c.reported_at.is_(None), (table.c.report_due_at <= now) | stepped_back)
         .limit(limit)
     )
     due_now = picked_once(db.session.get_bind().dialect.name, table.c.reference, due)
