@@ -27,6 +27,7 @@ from app.providers.base import CallbackError
 from app.services import inbound
 from app.services.delivery import apply_reports
 from app.services.errors import Invalid, NotFound
+from app.text import text_problem
 
 providers = Blueprint("providers", __name__)
 
@@ -72,9 +73,32 @@ def _callback_body() -> object:
     return body if isinstance(body, list) else json_body()
 
 
+def _unsafe_text(body) -> str | None:
+    """Where in a callback body sits text no field can hold (NUL, an unpaired surrogate), and why.
+    Iterative: a deeply nested body must not overflow the stack."""
+    stack = [("body", body)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str) and (problem := text_problem(value)):
+            return f"{where} {problem}"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if problem := text_problem(key):
+                    return f"a key in {where} {problem}"
+                stack.append((f"{where}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+    return None
+
+
 def _parsed(parse) -> list:
+    body = _callback_body()
+    # The parsers pass the provider's text on to the database, which cannot store it (PostgreSQL
+    # refuses NUL): refuse the whole callback here, with the place named.
+    if problem := _unsafe_text(body):
+        raise Invalid(f"Cannot read the callback: {problem[:200]}", code="invalid_callback")
     try:
-        return parse(_callback_body())
+        return parse(body)
     except CallbackError as exc:
         raise Invalid(f"Cannot read the callback: {exc}", code="invalid_callback", fields=exc.problems) from None
 

@@ -238,3 +238,22 @@ def test_delivery_reports_apply_to_sent_messages(client, auth, token, account, r
     # A late report cannot undo a final state.
     client.post("/v1/providers/simulator/dlr", headers=token, json={"reference": delivered, "status": "FAILED"})
     assert client.get(f"/v1/sms/messages/{delivered}", headers=auth).json["status"] == "DELIVERED"
+
+
+@pytest.mark.parametrize("path, item", [
+    ("dlr", {"reports": [{"reference": "SENT_ID", "status": "FAILED", "message_id": "sim-\x00", "error_code": "E"}]}),
+    ("dlr", {"reports": [{"reference": "SENT_ID", "status": "FAILED", "error_message": "\ud800"}]}),
+    ("inbound", {"messages": [{"id": "in-1", "from": PERSON, "to": NUMBER, "message": "hi\x00there"}]}),
+    ("inbound", {"messages": [{"id": "in-1", "from": PERSON, "to": NUMBER, "message": "hi", "x\x00": 1}]}),
+])
+def test_text_no_field_can_hold_is_refused_whole(client, auth, token, account, reply_profile, path, item):
+    """Found by the schemathesis fuzz: a NUL in a delivery report was a 500 on PostgreSQL (which
+    cannot store it); now any callback holding NUL or an unpaired surrogate is 422 and changes nothing."""
+    sent = client.post("/v1/sms/send", headers=auth, json={"to": [PERSON], "message": "Hi"}).json["message_ids"][0]
+    for report in item.get("reports", []):
+        report["reference"] = sent
+    response = client.post(f"/v1/providers/simulator/{path}", headers=token, json=item)
+    assert response.status_code == 422 and response.json["error"]["code"] == "invalid_callback", response.json
+    assert "must not contain" in response.json["detail"]
+    assert client.get(f"/v1/sms/messages/{sent}", headers=auth).json["status"] == "QUEUED"
+    assert not db.session.scalars(select(Message).where(Message.direction == "INBOUND")).all()

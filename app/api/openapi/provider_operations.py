@@ -63,8 +63,9 @@ def provider_operations() -> list[Operation]:
                 "404": error("Unknown provider with a configured token (code unknown_provider), or a number no account has approved "
                              "(unknown_number) or shared by accounts none of which messaged the sender "
                              "(ambiguous_number); nothing is stored"),
-                "422": error("Unreadable callback, every problem listed in errors (code invalid_callback), or a "
-                             "sender that is not a phone number (invalid_phone_number)"),
+                "422": error("Unreadable callback, every problem listed in errors, or text holding NUL or an "
+                             "unpaired surrogate anywhere in it (code invalid_callback), or a sender that is not "
+                             "a phone number (invalid_phone_number)"),
             },
         ),
         CallbackOperation(
@@ -80,7 +81,8 @@ def provider_operations() -> list[Operation]:
                 "401": _UNAUTHORIZED,
                 "413": PAYLOAD_TOO_LARGE,
                 "404": _UNKNOWN,
-                "422": error("Unreadable callback, every problem listed in errors (code invalid_callback)"),
+                "422": error("Unreadable callback, every problem listed in errors, or text holding NUL or an "
+                             "unpaired surrogate anywhere in it (code invalid_callback)"),
             },
         ),
     ]
