@@ -31,8 +31,9 @@ def build_request(spec: dict) -> tuple[str, int, bytes]:
     return parts.hostname, parts.port, ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def read_response(sock: socket.socket, buf: bytearray) -> tuple[int, bool]:
-    """Read one full response from ``sock`` (leftovers stay in ``buf``); returns (status, close)."""
+def read_response(sock: socket.socket, buf: bytearray, headers: dict | None = None) -> tuple[int, bool]:
+    """Read one full response from ``sock`` (leftovers stay in ``buf``); returns (status, close).
+    ``headers``, if given, receives the response's headers (names in lower case)."""
     while True:
         end = buf.find(b"\r\n\r\n")
         if end >= 0:
@@ -47,6 +48,8 @@ def read_response(sock: socket.socket, buf: bytearray) -> tuple[int, bool]:
     for line in head[1:]:
         name, _, value = line.partition(":")
         name = name.strip().lower()
+        if headers is not None:
+            headers[name] = value.strip()
         if name == "content-length":
             length = int(value)
         elif name == "connection" and value.strip().lower() == "close":
@@ -69,6 +72,8 @@ def read_response(sock: socket.socket, buf: bytearray) -> tuple[int, bool]:
 
 def main() -> None:
     spec = json.loads(open(sys.argv[1]).read())
+    if "rate" in spec:
+        return paced(spec)
     host, port, request = build_request(spec)
     t0 = time.monotonic()
     measure_from = t0 + spec["warmup"]
@@ -146,6 +151,66 @@ def main() -> None:
         "mean_ms": (sum(latencies) / n * 1000) if n else float("nan"),
         "max_ms": latencies[-1] * 1000 if n else float("nan"),
     }))
+
+
+def paced(spec: dict) -> None:
+    """Open-loop traffic for ``bench/load.py``: ``rate`` requests/s in all, spread over
+    ``concurrency`` connections, for ``duration`` seconds, cycling through ``requests`` (each
+    ``{method, path, body, headers}``; ``{n}`` in a body is replaced by a running number). A request
+    that is late is sent at once (no catching up in bursts beyond that). Every answer is written to
+    ``out`` as one line ``seconds-since-start status latency-us retry-after variant`` (``-`` when
+    there is no Retry-After; status 0 for a connection error), so the caller can cut the run into minutes."""
+    variants = spec["requests"]
+    interval = spec["concurrency"] / spec["rate"]
+    t0 = spec.get("t0") or time.time()  # a shared wall-clock start, so several generators line up
+    stop_at = t0 + spec["duration"]
+    counter = itertools.count()
+    out = open(spec["out"], "w", buffering=1 << 16)
+    lock = threading.Lock()
+
+    def encoded(i: int) -> tuple[int, str, int, bytes]:
+        v = variants[i % len(variants)]
+        return i % len(variants), *build_request({"base": spec["base"], "method": v["method"], "path": v["path"],
+                              "body": v.get("body", "").replace("{n}", str(i)), "headers": v.get("headers", {})})
+
+    def worker(offset: float) -> None:
+        sock, buf = None, bytearray()
+        due = t0 + offset
+        while True:
+            now = time.time()
+            if now < due:
+                time.sleep(due - now)
+            if time.time() >= stop_at:
+                break
+            due = max(due + interval, time.time() - interval)
+            variant, host, port, request = encoded(next(counter))
+            headers: dict = {}
+            start = time.perf_counter()
+            try:
+                if sock is None:
+                    sock = socket.create_connection((host, port), timeout=60)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    buf.clear()
+                sock.sendall(request)
+                status, close = read_response(sock, buf, headers)
+            except (OSError, ValueError, RuntimeError):
+                status, close = 0, True
+            elapsed_us = int((time.perf_counter() - start) * 1e6)
+            with lock:
+                out.write(f"{time.time() - t0:.3f} {status} {elapsed_us} {headers.get('retry-after', '-')} {variant}\n")
+            if close and sock is not None:
+                sock.close()
+                sock = None
+        if sock is not None:
+            sock.close()
+
+    threads = [threading.Thread(target=worker, args=(i * interval / spec["concurrency"],), daemon=True)
+               for i in range(spec["concurrency"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(spec["duration"] + 120)
+    out.close()
 
 
 if __name__ == "__main__":

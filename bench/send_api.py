@@ -14,6 +14,9 @@ The load comes from a separate process: ``bench/_loadgen.py`` (Python, raw socke
 shared CPUs much less per request. On a 2-core machine the client, gunicorn, PostgreSQL and Redis
 all share the cores: the script prints how many cores each of them used in every phase.
 
+``--limiter both`` (default) runs every phase twice on the same stack, with the per-key rate limiter
+off and then on (counting every request, with a limit no phase reaches), and prints the difference.
+
 No RQ worker is started: the dispatch jobs the sends enqueue stay in Redis (enqueueing is part of
 the measured request; dispatching is measured by ``end_to_end.py``).
 
@@ -35,6 +38,8 @@ import _harness as h  # noqa: E402
 h.ensure_venv()
 
 TARGET_RPS = 1000
+# "on" counts every request in Redis (the whole Lua script runs) with a limit no phase can reach.
+LIMITER_ENV = {"off": {"API_RATE_LIMIT": 0}, "on": {"API_RATE_LIMIT": 1_000_000, "API_RATE_BURST": 1_000_000}}
 TARGET_RATIO = 0.30
 
 
@@ -49,6 +54,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--worker-classes", default="sync,gthread", help="comma-separated gunicorn worker classes")
     p.add_argument("--client", choices=("python", "wrk"), default="python")
     p.add_argument("--to", default="+4791234567", help="the one recipient")
+    p.add_argument("--limiter", choices=("off", "on", "both"), default="both",
+                   help="the per-key rate limiter: off (API_RATE_LIMIT=0), on (counting every request with a limit "
+                        "too high to refuse any), or both, one after the other on the same stack (default)")
     args = p.parse_args()
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     args.concurrency = args.concurrency or 8
@@ -115,10 +123,12 @@ def main() -> int:
         print(f"code: {stack.app_source}")
         print(f"database: {'PostgreSQL' if stack.is_postgres else stack.database_url.split(':')[0]}, "
               f"client: {args.client}, concurrency {args.concurrency}, {args.duration:.0f} s per phase\n", flush=True)
-        for worker_class in args.worker_classes.split(","):
+        modes = ("off", "on") if args.limiter == "both" else (args.limiter,)
+        for worker_class, limiter in [(w, m) for w in args.worker_classes.split(",") for m in modes]:
             threads = args.threads if worker_class == "gthread" else 1
             label = f"{worker_class} x{args.workers}" + (f" ({threads} threads)" if worker_class == "gthread" else "")
-            proc, base = stack.start_gunicorn(worker_class, args.workers, threads)
+            label += f", limiter {limiter}"
+            proc, base = stack.start_gunicorn(worker_class, args.workers, threads, extra_env=LIMITER_ENV[limiter])
             trees = {"gunicorn": [proc.pid], "redis": [stack.redis.pid]}
             status, data = h.http_request(base, "POST", "/v1/sms/send", body, auth)
             if status != 200:
@@ -155,6 +165,13 @@ def main() -> int:
                 print(profile_text)
             print(flush=True)
 
+    if args.limiter == "both":
+        print("rate limiter cost (same stack, phases one after the other):")
+        for label in [k for k in results if k.endswith("limiter on")]:
+            on, off = results[label]["send"], results[label.replace("limiter on", "limiter off")]["send"]
+            print(f"  {label[:-len(', limiter on')]:<24} send {off['rps']:6.0f} req/s off -> {on['rps']:6.0f} req/s on "
+                  f"({on['rps'] / off['rps']:.1%}); p50 {off['p50_ms']:.2f} -> {on['p50_ms']:.2f} ms; "
+                  f"server CPU per send {off['server_cpu_ms']:.2f} -> {on['server_cpu_ms']:.2f} ms")
     best_label = max(results, key=lambda k: results[k]["send"]["rps"])
     best = results[best_label]
     rps = best["send"]["rps"]
