@@ -57,6 +57,17 @@ def create_user(account_name: str, email: str, password: str, role: str) -> None
     click.echo(f"Created {user.role} {user.email} in {account.name}")
 
 
+@users.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Asked for when not given, so it need not be in the shell's history.")
+@_fail_cleanly
+def set_password(email: str, password: str) -> None:
+    """Set a user's password (for a user locked out); their sessions end."""
+    user = account_service.reset_password(email, password)
+    click.echo(f"Password of {user.email} is set; their sessions are ended")
+
+
 @api_keys.command("create")
 @click.option("--account", "account_name", required=True)
 @click.option("--name", default="", help="A label to recognise the key by.")

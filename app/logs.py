@@ -195,6 +195,22 @@ def choose_format(configured: str | None, stream=None) -> str:
     return "text" if getattr(stream, "isatty", lambda: False)() else "json"
 
 
+_QUERY = re.compile(r"(\s/[^\s?]*)\?[^\s\"]*")
+
+
+class WithoutQueryStrings(logging.Filter):
+    """The development server's request lines without their query strings: a client that puts its
+    API key (or a person's number, in a search) into the URL must not have it written to the log.
+    gunicorn's access line leaves it out too (``app/gunicorn_conf.py``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_QUERY.sub(r"\1?…", a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _QUERY.sub(r"\1?…", record.msg)
+        return True
+
+
 def configure(level: str, fmt: str, stream=None) -> logging.Handler:
     """Install smsdesk's handler on the root logger (replacing the one an earlier app installed in
     this process) and return it."""
@@ -209,6 +225,9 @@ def configure(level: str, fmt: str, stream=None) -> logging.Handler:
     handler.addFilter(ContextFilter())
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    werkzeug = logging.getLogger("werkzeug")
+    if not any(isinstance(f, WithoutQueryStrings) for f in werkzeug.filters):
+        werkzeug.addFilter(WithoutQueryStrings())
     return handler
 
 

@@ -1,12 +1,14 @@
-"""The account's users (admins only): list, add, change role, deactivate and reactivate."""
+"""The account's users (admins only): list, add, change role, deactivate and reactivate; and every
+user's own password change."""
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
-from flask_login import current_user
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_user
 
 from app.dashboard import dashboard
-from app.dashboard.access import role_required
-from app.dashboard.forms import ROLE_CHOICES, RoleForm, UserForm
+from app.dashboard.access import EVERYONE, role_required
+from app.dashboard.auth import LoginThrottle
+from app.dashboard.forms import ROLE_CHOICES, PasswordChangeForm, RoleForm, UserForm
 from app.dashboard.pages import is_htmx, owned_or_404, render, show_error
 from app.services.accounts import change_role, set_active
 from app.extensions import db
@@ -88,3 +90,41 @@ def _row(user: User, error: str | None = None):
             flash(error, "error")
         return redirect(url_for("dashboard.users"), 303)
     return render("users/index.html", "users/_row.html", http_status=422 if error else 200, user=user, row_error=error)
+
+
+@dashboard.route("/password", methods=["GET", "POST"])
+@role_required(*EVERYONE)
+def change_password():
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return render("users/password.html", "users/_password_form.html",
+                      http_status=422 if form.is_submitted() else 200, form=form)
+    if form.new.data != form.confirm.data:
+        form.confirm.errors = ["The two new passwords differ"]
+        return render("users/password.html", "users/_password_form.html", http_status=422, form=form)
+    user = current_user._get_current_object()
+    # Guessing the current password here (from a session left open) is limited like sign-in is.
+    throttle = LoginThrottle(user.email, request.remote_addr or "")
+    throttle.attempt()
+    try:
+        accounts.change_password(user, form.current.data, form.new.data)
+    except ServiceError as exc:
+        wrong_current = exc.message.startswith("Current")
+        if not wrong_current:
+            throttle.succeeded()
+        show_error(form, exc, "current" if wrong_current else "new")
+        return render("users/password.html", "users/_password_form.html", http_status=422, form=form)
+    throttle.succeeded()
+    _renew_session(user)
+    flash("Your password is changed. Your other sessions are signed out.", "success")
+    if is_htmx():
+        return "", 204, {"HX-Redirect": url_for("dashboard.home")}
+    return redirect(url_for("dashboard.home"), 303)
+
+
+def _renew_session(user: User) -> None:
+    """The other sessions ended with the old password (their token no longer matches); this one
+    goes on under a fresh session, and a remember-me cookie is reissued with the new token."""
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    session.clear()
+    login_user(user, remember=remembered)

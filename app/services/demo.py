@@ -6,6 +6,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Account, User
 from app.services import accounts, contacts, groups, keywords, senders
+from app.services.passwords import check_password_policy
 
 DEMO_ACCOUNT = "Demo"
 DEMO_EMAIL = "demo@smsdesk.local"
@@ -23,6 +24,7 @@ def seed(password: str) -> tuple[str, str, str]:
     if user is None:
         accounts.create_user(account, DEMO_EMAIL, password, "admin")
     else:
+        check_password_policy(password, DEMO_EMAIL)  # DEMO_PASSWORD is the operator's to choose
         user.set_password(password)
         db.session.commit()
     _, key = accounts.create_api_key(account, "demo")

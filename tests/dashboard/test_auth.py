@@ -131,7 +131,7 @@ def test_session_is_renewed_at_sign_in(browser, make_user):
     assert after_cookie != before_cookie
     with browser.client.session_transaction() as session:
         assert "planted" not in session
-        assert session["_user_id"] == user.id
+        assert session["_user_id"] == user.get_id()
     browser.get("/")
     assert browser.token != before_token
 

@@ -63,7 +63,7 @@ def test_short_password_is_shown_next_to_the_field(admin, htmx):
     response = admin.post("/users", {"email": "a@example.com", "role": "viewer", "password": "short"}, htmx=htmx)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert '<p class="error" id="password-error">Password must be at least 10 characters</p>' in html
+    assert '<p class="error" id="password-error">Password must be at least 12 characters</p>' in html
     assert 'value="a@example.com"' in html  # what was typed is kept
     assert User.query.filter_by(email="a@example.com").count() == 0
     if htmx:

@@ -37,8 +37,8 @@ QUEUE = "smsdesk-e2e"
 # A Redis database of their own on the suite's Redis: the other tests flush theirs, not this one.
 REDIS_DB = 13
 ACCOUNT = "Nordlys Sykkel AS"
-ADMIN = ("admin@nordlys-sykkel.test", "e2e-admin-password")
-VIEWER = ("viewer@nordlys-sykkel.test", "e2e-viewer-password")
+ADMIN = ("admin@nordlys-sykkel.test", "e2e-boss-passphrase")  # not containing "admin": the password policy
+VIEWER = ("viewer@nordlys-sykkel.test", "e2e-reader-passphrase")
 START_TIMEOUT = 30
 STOP_TIMEOUT = 10
 LOG_TAIL = 6000
@@ -202,7 +202,8 @@ def product(tmp_path_factory, redis_url) -> Product | None:
         # No control socket: its default path is one per user ($HOME/.gunicorn/gunicorn.ctl), which
         # another gunicorn on the machine (make run, a second test run) would fight over.
         web = _Process("web", [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-                               "--no-control-socket", "--access-logfile", "-", "app:create_app()"],
+                               "--no-control-socket", "--access-logfile", "-", "--config", "python:app.gunicorn_conf",
+                               "app:create_app()"],
                        env, tmp / "web.log")
         processes.append(web)
         product.logs.append(web.log)

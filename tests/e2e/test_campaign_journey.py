@@ -29,7 +29,7 @@ from tests.e2e.pages import sign_in
 pytestmark = pytest.mark.e2e
 
 ACCOUNT = "Fjellkaffe AS"
-MARKETER = ("marketer@fjellkaffe.test", "e2e-marketer-password")
+MARKETER = ("marketer@fjellkaffe.test", "e2e-seller-passphrase")
 GROUP = "Stamkunder"
 CAMPAIGN = "Vinterkaffe"
 ZONE = ZoneInfo("Europe/Oslo")
