@@ -128,6 +128,12 @@ def load() -> dict:
         # Failed sign-ins allowed per email and client IP within the window before answering 429.
         "LOGIN_RATE_LIMIT": _int("LOGIN_RATE_LIMIT", 10),
         "LOGIN_RATE_WINDOW_SECONDS": _int("LOGIN_RATE_WINDOW_SECONDS", 15 * 60),
+        # Requests per second (sustained) and at once (burst) per API key, and per signed-in user in
+        # the dashboard; 0 disables. A send to 1,000 recipients is one request.
+        "API_RATE_LIMIT": _float("API_RATE_LIMIT", 100.0),
+        "API_RATE_BURST": _int("API_RATE_BURST", 200),
+        "DASHBOARD_RATE_LIMIT": _float("DASHBOARD_RATE_LIMIT", 20.0),
+        "DASHBOARD_RATE_BURST": _int("DASHBOARD_RATE_BURST", 300),
         # Accounts and senders
         "API_KEY_PREFIX": os.environ.get("API_KEY_PREFIX", "wayscloud_sms"),
         "PLATFORM_SENDER_ID": os.environ.get("PLATFORM_SENDER_ID", "+4759440000"),
@@ -192,6 +198,13 @@ def load() -> dict:
         "SIMULATOR_FAIL_RULES": os.environ.get(
             "SIMULATOR_FAIL_RULES", "0000=UNKNOWN_SUBSCRIBER:Unknown subscriber"
         ),
+        # Carrier faults, for the fault-injection suite and for demos: off unless set. Every Nth
+        # batch call "timeout"s (the carrier keeps the batch, the answer is lost) or answers "5xx"
+        # (nothing kept); numbers ending in a silent suffix are accepted and never reported.
+        "SIMULATOR_FAULT": os.environ.get("SIMULATOR_FAULT", ""),
+        "SIMULATOR_FAULT_EVERY": _int("SIMULATOR_FAULT_EVERY", 1),
+        "SIMULATOR_FAULT_DELAY_MS": _int("SIMULATOR_FAULT_DELAY_MS", 1000),
+        "SIMULATOR_SILENT_SUFFIXES": os.environ.get("SIMULATOR_SILENT_SUFFIXES", ""),
         # WAYSCloud: the account behind the code "wayscloud"; the labelled ones ("wayscloud.<label>",
         # WAYSCLOUD_<LABEL>_API_KEY ...) are copied in below. The rest is shared by every connection.
         "WAYSCLOUD_API_KEY": os.environ.get("WAYSCLOUD_API_KEY", ""),

@@ -7,9 +7,12 @@ The send window has one shape, ``send_window: {"start": "HH:MM", "end": "HH:MM"}
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field, StrictInt, StrictStr, field_validator, model_validator
 
 from app.api.schemas import Body
+from app.sms.budget import parse_amount
 
 MAX_GROUPS = 1_000  # a bound on work per request; unknown ids are refused by the service
 MESSAGE_DOC = ("Message text, at most 1600 characters, with optional merge fields {first_name}, {last_name}, "
@@ -21,6 +24,16 @@ def _no_default(schema: dict) -> None:
     # The default (None) of a not-nullable field only means "not sent"; documented, it would read
     # as a value the field may take.
     schema.pop("default", None)
+
+
+SPEND_CAP_DOC = ("The most this campaign may release to the carrier, in the account currency (at most two "
+                 "decimals); when the next slice would pass it the campaign is PAUSED with a note saying so. "
+                 "null or absent: no cap. May be changed (e.g. raised, then resume) until the campaign is over")
+
+
+def _amount_schema(schema: dict) -> None:
+    schema.clear()
+    schema.update({"type": ["number", "null"], "minimum": 0, "description": SPEND_CAP_DOC})
 
 
 class SendWindow(Body):
@@ -52,6 +65,7 @@ class CampaignChanges(Body):
                                                          "times (e.g. Europe/Oslo); default: the account's zone")
     send_window: SendWindow | None = Field(None, description="Quiet hours: send only between start and end, "
                                                              "local time; null or absent: any time")
+    spend_cap: Decimal | None = Field(None, description=SPEND_CAP_DOC, json_schema_extra=_amount_schema)
 
     @field_validator("group_ids", "excluded_group_ids", mode="before")
     @classmethod
@@ -62,6 +76,13 @@ class CampaignChanges(Body):
     @classmethod
     def blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("spend_cap", mode="before")
+    @classmethod
+    def amount(cls, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str, type(None))):
+            raise ValueError("spend_cap must be a number (or null for no cap)")
+        return parse_amount(value)
 
     def values(self) -> dict:
         """The fields the client sent (explicit nulls included), the window as the service's

@@ -32,6 +32,7 @@ def campaign_json(c: Campaign, progress: dict[str, int]) -> dict:
         "recipients": c.recipients,
         "skipped": dict(c.skipped or {}),
         "note": c.note,
+        "spend_cap": None if c.spend_cap is None else float(c.spend_cap),
         "progress": progress,
     }
 

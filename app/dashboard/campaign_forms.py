@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Regexp
 
+from app.dashboard.budget_forms import AmountField
 from app.dashboard.send_forms import ids, one_newline, timezone_choices
 from app.services.campaigns import NAME_MAX, CampaignSpec, Commitment
 from app.services.errors import ServiceError
@@ -40,12 +41,14 @@ class CampaignForm(FlaskForm):
     timezone = SelectField("Time zone", choices=[], validate_choice=False)
     window_start = StringField("Send only from", filters=[_stripped], render_kw={"type": "time"})
     window_end = StringField("until", filters=[_stripped], render_kw={"type": "time"})
+    spend_cap = AmountField("Spending cap", render_kw={"inputmode": "decimal", "autocomplete": "off"})
     test_number = StringField("Send a test to", filters=[_stripped],
                               render_kw={"type": "tel", "placeholder": "+4791234567", "autocomplete": "tel"})
 
     # The fields that change what the preview shows, and the event that suits each control.
     LIVE = {"message": "input changed delay:400ms", "sender_profile_id": "change", "group_ids": "change",
-            "excluded_group_ids": "change", "window_start": "change", "window_end": "change"}
+            "excluded_group_ids": "change", "window_start": "change", "window_end": "change",
+            "spend_cap": "change"}
 
     def enable_preview(self, url: str) -> None:
         """Make the fields post the form for a preview (never a save) to ``url`` as they change."""
@@ -68,6 +71,7 @@ class CampaignForm(FlaskForm):
             window_start=self.window_start.data or None,
             window_end=self.window_end.data or None,
             source_campaign_id=source_campaign_id,
+            spend_cap=self.spend_cap.data,
         )
 
     def offer(self, groups, member_counts: dict[str, int], profiles) -> None:
@@ -89,6 +93,7 @@ class CampaignForm(FlaskForm):
         self.timezone.data = campaign.timezone
         self.window_start.data = campaign.window_start or ""
         self.window_end.data = campaign.window_end or ""
+        self.spend_cap.data = campaign.spend_cap
 
 
 STALE = "This form is out of date; reload the page and check the numbers again."

@@ -38,7 +38,7 @@ from app.dashboard.pages import is_htmx, owned_or_404, render, show_error
 from app.dashboard.send_forms import timezone_choices
 from app.extensions import db
 from app.models import Campaign, CampaignStatus, Group, SenderProfile, Status, get_owned, scoped
-from app.services import campaigns as campaign_service
+from app.services import budgets, campaigns as campaign_service
 from app.services import groups as group_service
 from app.services import senders
 from app.services.campaign_audience import SKIP_REASONS
@@ -202,7 +202,8 @@ def _preview(spec: CampaignSpec) -> dict:
         found = campaign_service.preview(current_user.account, replace(spec, name="preview"))
     except (ServiceError, SmsError) as exc:
         return {"error": exc.message}
-    return {"figures": found, "reasons": SKIP_REASONS}
+    return {"figures": found, "reasons": SKIP_REASONS,
+            "budget_warnings": budgets.preview_warnings(current_user.account, spec.spend_cap, found.cost[1])}
 
 
 def _compose_test(form: CampaignForm, campaign: Campaign | None):

@@ -1,6 +1,7 @@
 """SQLAlchemy models, split by domain. Importing this package registers every table."""
 from app.models.account import ROLES, Account, ApiKey, User
 from app.models.audit import AuditEvent
+from app.models.budget import AccountSpend
 from app.models.campaign import Campaign, CampaignStatus
 from app.models.base import get_owned, new_id, scoped, utcnow
 from app.models.contact import Contact, Group, OptOut, group_members
@@ -13,7 +14,7 @@ from app.models.usage import UsageDaily, UsageRollup
 from app.models.webhook import DeliveryState, WebhookAttempt, WebhookDelivery
 
 __all__ = [
-    "ROLES", "Account", "ApiKey", "AuditEvent", "User", "Campaign", "CampaignStatus", "get_owned", "new_id", "scoped", "utcnow",
+    "ROLES", "Account", "AccountSpend", "ApiKey", "AuditEvent", "User", "Campaign", "CampaignStatus", "get_owned", "new_id", "scoped", "utcnow",
     "Contact", "ContactImport", "Group", "Keyword", "OptOut", "group_members",
     "DeliveryReport", "IdempotencyKey", "Message", "Status", "SenderProfile", "SimulatorSubmission",
     "UsageDaily", "UsageRollup", "DeliveryState", "WebhookAttempt", "WebhookDelivery",

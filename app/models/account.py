@@ -5,14 +5,16 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from decimal import Decimal
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from app.extensions import db
 from app.models.base import UTCDateTime, created_column, id_column, utcnow
+from app.services.passwords import hash_password, session_token
 from app.services.webhook_signing import new_secret
 
 ROLES = ("admin", "manager", "marketer", "viewer")
@@ -35,6 +37,9 @@ class Account(db.Model):
     webhook_secret: Mapped[str] = mapped_column(String(64), default=new_secret)
     webhook_secret_previous: Mapped[str | None] = mapped_column(String(64))
     webhook_secret_previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The most the account may commit to messages in a calendar month (its own zone), in its
+    # currency; None: no limit. Enforced by ``services.budgets`` (never exceeded).
+    monthly_spend_limit: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     created_at: Mapped[datetime] = created_column()
 
 
@@ -53,7 +58,12 @@ class User(UserMixin, db.Model):
     account: Mapped[Account] = relationship()
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
+
+    def get_id(self) -> str:
+        # Flask-Login keeps this in the session and in the remember-me cookie. The token part comes
+        # from the password hash, so a password change ends every other session of the user.
+        return f"{self.id}:{session_token(self.password_hash)}"
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

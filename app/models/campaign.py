@@ -8,8 +8,9 @@ pause can neither send twice to a number nor skip one.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, and_, func, update
+from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, Text, and_, func, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -103,6 +104,9 @@ class Campaign(db.Model):
     skipped: Mapped[dict] = mapped_column(JSON, default=dict)
     # Why the engine paused the campaign by itself (its sender profile lost its approval, say).
     note: Mapped[str | None] = mapped_column(String(500))
+    # The most this campaign may release to the carrier, in the account currency; None: no cap.
+    # Reaching it pauses the campaign (``services.budgets``).
+    spend_cap: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
 
     @classmethod
     def transition(cls, target: str, *where, now: datetime, **values):

@@ -5,11 +5,13 @@ from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import func, select
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from app.extensions import db
 from app.models import ROLES, Account, ApiKey, SenderProfile, User, utcnow
+from app.services import audit
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.passwords import check_password_policy, hash_password, needs_rehash
 from app.sms import CURRENCIES, get_zone
 
 
@@ -49,13 +51,13 @@ def create_user(account: Account, email: str, password: str, role: str = "viewer
         raise Invalid(f"Role must be one of {', '.join(ROLES)}")
     if "@" not in email:
         raise Invalid(f"'{email}' is not an email address")
-    if len(password or "") < 10:
-        raise Invalid("Password must be at least 10 characters")
+    check_password_policy(password, email)
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise Conflict(f"A user with email '{email}' already exists")
     user = User(account=account, email=email, role=role)
     user.set_password(password)
     db.session.add(user)
+    audit.record(account.id, "user.created", "user", user, email=email, role=role)
     db.session.commit()
     return user
 
@@ -64,13 +66,14 @@ def create_api_key(account: Account, name: str = "") -> tuple[ApiKey, str]:
     """A new key and its full text, which is shown once and never stored."""
     key, text = ApiKey.generate(account, current_app.config["API_KEY_PREFIX"], name)
     db.session.add(key)
+    audit.record(account.id, "api_key.created", "api_key", key, name=name, display=key.display)
     db.session.commit()
     return key, text
 
 
 @lru_cache(maxsize=1)
 def _decoy_hash() -> str:
-    return generate_password_hash("not a password anyone has")
+    return hash_password("not a password anyone has")
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -85,11 +88,41 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     if not (user.is_active and user.account.is_active):
         return None
+    if needs_rehash(user.password_hash):
+        # The only moment the plain password is at hand: move the hash to today's parameters.
+        user.set_password(password)
+        db.session.commit()
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """The user's own change: the current password proves it is them, the new one meets the policy.
+    Every other session of the user ends with it (see ``User.get_id``)."""
+    if not user.check_password(current or ""):
+        raise Invalid("Current password is not correct")
+    if current == new:
+        raise Invalid("New password must differ from the current one")
+    check_password_policy(new, user.email)
+    user.set_password(new)
+    audit.record(user.account_id, "user.password_changed", "user", user.id, email=user.email)
+    db.session.commit()
+
+
+def reset_password(email: str, new: str) -> User:
+    """An operator's reset (``flask users set-password``), for a user locked out: the policy still
+    applies, and the user's sessions end with the old password."""
+    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None:
+        raise NotFound(f"No user with email '{email}'")
+    check_password_policy(new, user.email)
+    user.set_password(new)
+    db.session.commit()
     return user
 
 
 def record_login(user: User) -> None:
     user.last_login_at = utcnow()
+    audit.record(user.account_id, "user.signed_in", "user", user.id)
     db.session.commit()
 
 
@@ -101,6 +134,7 @@ def change_role(actor: User, user: User, role: str) -> None:
     if user.role == "admin" and role != "admin":
         _keep_an_active_admin(user)
     user.role = role
+    audit.record_changes(user.account_id, "user.role_changed", "user", user, ("role",), email=user.email)
     db.session.commit()
 
 
@@ -110,6 +144,8 @@ def set_active(actor: User, user: User, active: bool) -> None:
     if not active and user.role == "admin":
         _keep_an_active_admin(user)
     user.is_active = active
+    audit.record_changes(user.account_id, f"user.{'reactivated' if active else 'deactivated'}", "user", user,
+                         ("is_active",), email=user.email)
     db.session.commit()
 
 
@@ -128,4 +164,5 @@ def _keep_an_active_admin(leaving: User) -> None:
 
 def revoke_api_key(key: ApiKey) -> None:
     key.revoke()
+    audit.record_changes(key.account_id, "api_key.revoked", "api_key", key, ("revoked_at",), display=key.display)
     db.session.commit()

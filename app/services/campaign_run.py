@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from itertools import islice
 
 from flask import current_app
@@ -24,11 +25,13 @@ from app.extensions import db, redis_conn
 from app.jobs.queue import request_dispatch
 from app.models import Account, Campaign, CampaignStatus, Message, OptOut, Status, utcnow
 from app.models.base import picked_once
-from app.services import campaign_audience as audience_service
+from app.services import budgets
+from app.services import audit, campaign_audience as audience_service
 from app.services.campaigns import check, spec_of
 from app.services.contacts import insert_ignoring_duplicates
 from app.services.errors import ServiceError
 from app.sms import SmsError, basic_gsm7_parts, count_segments, get_zone, parse_window, price_per_unit
+from app.sms.budget import fitting
 from app.sms.encoding import GSM7
 
 log = logging.getLogger(__name__)
@@ -193,11 +196,15 @@ def release(campaign_id: str, limit: int) -> int:
     the UPDATE is enough.)"""
     dialect = db.session.get_bind().dialect.name
     still_sending = db.session.execute(
-        select(_CAMPAIGN.c.id).where(_CAMPAIGN.c.id == campaign_id, _CAMPAIGN.c.status == _S.SENDING)
+        select(_CAMPAIGN.c.id, _CAMPAIGN.c.account_id, _CAMPAIGN.c.spend_cap)
+        .where(_CAMPAIGN.c.id == campaign_id, _CAMPAIGN.c.status == _S.SENDING)
         .with_for_update(read=True)).first()
     if still_sending is None:
         db.session.commit()
         return 0
+    account = db.session.get(Account, still_sending.account_id)
+    if still_sending.spend_cap is not None or account.monthly_spend_limit is not None:
+        return _release_within_budget(account, still_sending, limit, dialect)
     sending = exists().where(_CAMPAIGN.c.id == campaign_id, _CAMPAIGN.c.status == _S.SENDING)
     pick = (select(_MSG.c.id)
             .where(_MSG.c.batch_id == campaign_id, _MSG.c.status == Status.SCHEDULED, _MSG.c.scheduled_at.is_(None),
@@ -209,6 +216,38 @@ def release(campaign_id: str, limit: int) -> int:
     if moved:
         request_dispatch()
     return moved
+
+
+def _release_within_budget(account: Account, campaign, limit: int, dialect: str) -> int:
+    """``release`` for a campaign with a spending cap or an account with a monthly limit: release
+    the part of the next slice that fits both (in the order it was picked), charge it to the
+    month in the same transaction, and when the rest does not fit, pause the campaign with a
+    note saying which budget stopped it. Resuming continues from the held messages, so nobody is
+    sent twice or skipped."""
+    now = utcnow()
+    room = budgets.campaign_room(account, campaign.id, campaign.spend_cap, now)
+    pick = (select(_MSG.c.id, _MSG.c.cost)
+            .where(_MSG.c.batch_id == campaign.id, _MSG.c.status == Status.SCHEDULED, _MSG.c.scheduled_at.is_(None))
+            .limit(limit))
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    held = db.session.execute(pick).all()
+    count, _ = fitting((Decimal(row.cost) for row in held), room.amount)
+    ids = [row.id for row in held[:count]]
+    released = db.session.execute(Message.transition(
+        Status.QUEUED, _MSG.c.id.in_(ids), _MSG.c.status == Status.SCHEDULED, now=now)
+        .returning(_MSG.c.cost)).all() if ids else []
+    if room.month is not None and released:
+        budgets.charge(account, room.month, sum((Decimal(r.cost) for r in released), Decimal("0")))
+    if count < len(held):
+        if db.session.execute(Campaign.transition(_S.PAUSED, _CAMPAIGN.c.id == campaign.id,
+                                                  _CAMPAIGN.c.status == _S.SENDING, now=now, note=room.note)).rowcount:
+            audit.record(account.id, "campaign.paused", "campaign", campaign.id, note=room.note)  # by the budget
+        log.warning("campaign %s paused: %s", campaign.id, room.note)
+    db.session.commit()
+    if released:
+        request_dispatch()
+    return len(released)
 
 
 # Opt-outs older than the run were left out when the ledger was read; with this margin for
@@ -268,7 +307,11 @@ def runs_to_resume(now: datetime | None = None, limit: int = 200) -> list[str]:
 
 def _pause_with_note(campaign_id: str, note: str) -> None:
     db.session.rollback()
-    db.session.execute(Campaign.transition(_S.PAUSED, _CAMPAIGN.c.id == campaign_id, now=utcnow(), note=note[:500]))
+    moved = db.session.execute(Campaign.transition(_S.PAUSED, _CAMPAIGN.c.id == campaign_id, now=utcnow(),
+                                                   note=note[:500])).rowcount
+    if moved:  # the engine's own pause, as the system
+        audit.record(db.session.scalar(select(Campaign.account_id).where(Campaign.id == campaign_id)),
+                     "campaign.paused", "campaign", campaign_id, note=note)
     db.session.commit()
     log.warning("campaign %s paused: %s", campaign_id, note)
 

@@ -8,8 +8,9 @@ the campaign is now, instead of being applied to a state nobody saw.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -18,7 +19,7 @@ from app.extensions import db
 from app.jobs.queue import enqueue_campaign
 from app.models import Account, Campaign, CampaignStatus, Group, Message, Status, get_owned, scoped, utcnow
 from app.models.base import iso
-from app.services import campaign_audience as audience_service
+from app.services import audit, budgets, campaign_audience as audience_service
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.paging import Page, paginate
 from app.services.senders import resolve_for_send
@@ -41,6 +42,8 @@ class CampaignSpec:
     window_start: str | None = None
     window_end: str | None = None
     source_campaign_id: str | None = None
+    # The most the campaign may release, in the account currency (None: no cap); see services.budgets.
+    spend_cap: Decimal | None = None
 
 
 def spec_of(campaign: Campaign) -> CampaignSpec:
@@ -48,7 +51,7 @@ def spec_of(campaign: Campaign) -> CampaignSpec:
         name=campaign.name, message=campaign.body, group_ids=tuple(campaign.group_ids or ()),
         excluded_group_ids=tuple(campaign.excluded_group_ids or ()), sender_profile_id=campaign.sender_profile_id,
         timezone=campaign.timezone, window_start=campaign.window_start, window_end=campaign.window_end,
-        source_campaign_id=campaign.source_campaign_id,
+        source_campaign_id=campaign.source_campaign_id, spend_cap=campaign.spend_cap,
     )
 
 
@@ -144,18 +147,38 @@ def create(account: Account, spec: CampaignSpec, user_id: str | None = None) -> 
     campaign = Campaign(account_id=account.id, created_by_id=user_id, status=_S.DRAFT)
     _apply(campaign, checked)
     db.session.add(campaign)
+    audit.record(account.id, "campaign.resend_created" if spec.source_campaign_id else "campaign.created", "campaign",
+                 campaign, name=campaign.name, source_campaign_id=spec.source_campaign_id)
     db.session.commit()
     return campaign
 
 
 def update(account: Account, campaign: Campaign, spec: CampaignSpec) -> Campaign:
+    if not campaign.is_editable and replace(spec, spend_cap=campaign.spend_cap) == spec_of(campaign):
+        return change_cap(account, campaign, spec.spend_cap)
     if not campaign.is_editable:
         raise Conflict(f"Only a draft can be edited; this campaign is {campaign.status}. "
                        "Take it off the schedule first." if campaign.status == _S.SCHEDULED else
                        f"Only a draft can be edited; this campaign is {campaign.status}")
     _apply(campaign, check(account, spec))
+    audit.record_changes(account.id, "campaign.changed", "campaign", campaign, AUDITED)
     db.session.commit()
     return campaign
+
+
+def change_cap(account: Account, campaign: Campaign, cap: Decimal | None) -> Campaign:
+    """Change only the spending cap: allowed until the campaign is over (raising it lets one the
+    cap paused go on when it is resumed)."""
+    if campaign.is_final:
+        raise Conflict(f"A {campaign.status} campaign's spending cap cannot be changed",
+                       code="invalid_campaign_status")
+    budgets.set_cap(campaign, cap, account.currency)
+    db.session.commit()
+    return campaign
+
+
+AUDITED = ("name", "body", "sender_profile_id", "group_ids", "excluded_group_ids", "timezone", "window_start",
+           "window_end")
 
 
 def _apply(campaign: Campaign, checked: Checked) -> None:
@@ -169,6 +192,7 @@ def _apply(campaign: Campaign, checked: Checked) -> None:
     campaign.window_start = (spec.window_start or "").strip() or None
     campaign.window_end = (spec.window_end or "").strip() or None
     campaign.source_campaign_id = spec.source_campaign_id
+    budgets.set_cap(campaign, spec.spend_cap)
 
 
 def preview(account: Account, spec: CampaignSpec) -> audience_service.Preview:
@@ -209,6 +233,7 @@ class Commitment:
 
 def send_now(account: Account, campaign: Campaign, commitment: Commitment | None = None) -> Campaign:
     _check_ready(account, campaign, commitment)
+    audit.record(account.id, "campaign.dispatched", "campaign", campaign.id, name=campaign.name)
     _move(campaign, _S.SENDING, expect=(_S.DRAFT, _S.SCHEDULED), scheduled_at=None)
     enqueue_campaign(campaign.id)
     return campaign
@@ -226,6 +251,7 @@ def schedule(account: Account, campaign: Campaign, local_time: str, timezone: st
     if resolved.utc <= now:
         raise Invalid("That time has passed; choose a later time or send now", code="invalid_schedule")
     _check_ready(account, campaign, commitment)
+    audit.record(account.id, "campaign.scheduled", "campaign", campaign.id, scheduled_at=resolved.utc, timezone=zone)
     _move(campaign, _S.SCHEDULED, now=now, scheduled_at=resolved.utc, timezone=zone)
     note = None
     if resolved.ambiguous:
@@ -245,15 +271,26 @@ def _check_ready(account: Account, campaign: Campaign, commitment: Commitment | 
 
 
 def unschedule(campaign: Campaign) -> Campaign:
+    audit.record(campaign.account_id, "campaign.unscheduled", "campaign", campaign.id)
     return _move(campaign, _S.DRAFT, scheduled_at=None, expect=_S.SCHEDULED)
 
 
 def pause(campaign: Campaign) -> Campaign:
+    audit.record(campaign.account_id, "campaign.paused", "campaign", campaign.id)
     return _move(campaign, _S.PAUSED, note=None)
 
 
 def resume(campaign: Campaign) -> Campaign:
-    _move(campaign, _S.SENDING, expect=_S.PAUSED, note=None)
+    audit.record(campaign.account_id, "campaign.resumed", "campaign", campaign.id)
+    _move(campaign, _S.SENDING, expect=_S.PAUSED, note=None, commit=False)
+    # Paused by its cap or the monthly limit, and neither raised: it stays paused, saying why.
+    if note := budgets.blocked_note(db.session.get(Account, campaign.account_id), campaign):
+        db.session.rollback()
+        db.session.execute(Campaign.transition(_S.PAUSED, Campaign.id == campaign.id, now=utcnow(), note=note))
+        db.session.commit()
+        db.session.refresh(campaign)
+        return campaign
+    db.session.commit()
     enqueue_campaign(campaign.id)
     return campaign
 
@@ -261,9 +298,13 @@ def resume(campaign: Campaign) -> Campaign:
 def cancel(campaign: Campaign) -> Campaign:
     """Cancel the campaign and every message of it not yet handed to a carrier."""
     now = utcnow()
+    audit.record(campaign.account_id, "campaign.cancelled", "campaign", campaign.id)
     _move(campaign, _S.CANCELLED, now=now, commit=False)
-    db.session.execute(Message.transition(Status.CANCELLED, Message.batch_id == campaign.id, now=now,
-                                          error_message="The campaign was cancelled"))
+    cancelled = db.session.execute(Message.transition(Status.CANCELLED, Message.batch_id == campaign.id, now=now,
+                                                      error_message="The campaign was cancelled")
+                                   .returning(*budgets.GIVE_BACK_COLUMNS)).all()
+    # Released messages not yet handed to the carrier give their cost back to the monthly limit.
+    budgets.give_back(db.session.get(Account, campaign.account_id), cancelled)
     db.session.commit()
     return campaign
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from app.extensions import db, redis_conn
 from app.models import Account, Contact, ContactImport, Group, get_owned, scoped, utcnow
 from app.models.contact_import import DEDUPE_MODES
-from app.services import csv_files
+from app.services import audit, csv_files
 from app.services.contacts import chunks
 from app.services.errors import Invalid
 from app.services.import_rows import (
@@ -163,6 +163,7 @@ def start(account: Account, imp: ContactImport, mapping: dict, dedupe: str, grou
             raise Invalid("That group does not exist (any more); choose another.", code="unknown_group",
                           fields=[{"loc": ["group_id"], "msg": "not found", "type": "not_found"}])
     imp.start(check_mapping(imp, mapping), dedupe, group_id or None)
+    audit.record(account.id, "contact_import.started", "contact_import", imp.id, filename=imp.filename, rows=imp.total)
     db.session.commit()
     set_progress(imp.id, "waiting", 0, imp.total, at=0)
     return enqueue_contact_import(imp.id)

@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import Account, Contact, ContactImport, group_members, new_id, utcnow
 from app.models.contact import search_text_of, tag_keys_of
 from app.models.contact_import import COUNTS
-from app.services import csv_files
+from app.services import audit, csv_files
 from app.services.contact_import import existing_contacts, set_progress
 from app.services.contacts import insert_ignoring_duplicates
 from app.services.errors import ServiceError
@@ -54,6 +54,7 @@ def run(import_id: str) -> dict | None:
             db.session.rollback()
             log.warning("contact import %s: attempt %s was taken over; its work is undone", import_id, attempt)
             return None
+        audit.record(imp.account_id, "contact_import.finished", "contact_import", import_id, **counts)
         db.session.commit()
         return counts
     except Exception as exc:

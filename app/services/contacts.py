@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import Account, Contact, Group, get_owned, group_members, scoped
 from app.models.contact import CONTACT_TYPES
+from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.messages import MessageFilter, list_messages
 from app.services.paging import Page, paginate
@@ -128,6 +129,7 @@ def create_contact(account: Account, values: dict) -> Contact:
     _check_number_free(account, fields["phone_number"])
     contact = Contact(account_id=account.id, **fields)
     db.session.add(contact)
+    audit.record(account.id, "contact.created", "contact", contact)  # no personal data: erasure must leave none
     _commit(account, fields["phone_number"])
     return contact
 
@@ -153,6 +155,7 @@ def update_contact(account: Account, contact_id: str, changes: dict, *, replace:
         _check_number_free(account, fields["phone_number"], except_id=contact.id)
     for field, value in fields.items():
         setattr(contact, field, value)
+    audit.record_changes(account.id, "contact.changed", "contact", contact, FIELDS, values=False)
     _commit(account, fields["phone_number"])
     return contact
 
@@ -161,6 +164,7 @@ def delete_contact(account: Account, contact_id: str) -> None:
     contact = get_contact(account, contact_id)
     db.session.execute(delete(group_members).where(group_members.c.contact_id == contact.id))
     db.session.delete(contact)
+    audit.record(account.id, "contact.deleted", "contact", contact.id)
     db.session.commit()
 
 
@@ -172,6 +176,7 @@ def gdpr_delete(account: Account, contact_id: str) -> Contact:
     contact = get_contact(account, contact_id)
     contact.anonymise()
     db.session.execute(delete(group_members).where(group_members.c.contact_id == contact.id))
+    audit.record(account.id, "contact.erased", "contact", contact.id)
     db.session.commit()
     return contact
 

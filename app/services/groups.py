@@ -21,6 +21,7 @@ from app.services.contacts import (
     list_contacts,
     owned_contact_ids,
 )
+from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.paging import Page, paginate
 
@@ -65,6 +66,7 @@ def create_group(account: Account, name: str, description: str | None = None) ->
     _check_name_free(account, fields["name"])
     group = Group(account_id=account.id, **fields)
     db.session.add(group)
+    audit.record(account.id, "group.created", "group", group, name=group.name)
     _commit(account, fields["name"])
     return group
 
@@ -80,6 +82,7 @@ def update_group(account: Account, group_id: str, changes: dict, *, replace: boo
     if Group.key(fields["name"]) != group.name_key:
         _check_name_free(account, fields["name"], except_id=group.id)
     group.name, group.description = fields["name"], fields["description"]
+    audit.record_changes(account.id, "group.changed", "group", group, ("name", "description"))
     _commit(account, fields["name"])
     return group
 
@@ -89,6 +92,7 @@ def delete_group(account: Account, group_id: str) -> None:
     group = get_group(account, group_id)
     db.session.execute(delete(group_members).where(group_members.c.group_id == group.id))
     db.session.delete(group)
+    audit.record(account.id, "group.deleted", "group", group.id, name=group.name)
     db.session.commit()
 
 
@@ -111,6 +115,8 @@ def add_members(account: Account, group_id: str, contact_ids: list[str]) -> dict
     existing = _existing_members(group.id, wanted)
     added = [cid for cid in wanted if cid not in existing]
     insert_ignoring_duplicates(group_members, [{"group_id": group.id, "contact_id": cid} for cid in added])
+    if added:  # one event for the lot, however many were ticked
+        audit.record(account.id, "group.members_added", "group", group.id, name=group.name, count=len(added))
     db.session.commit()
     return {"added": added, "already_members": [cid for cid in wanted if cid in existing]}
 
@@ -120,6 +126,8 @@ def remove_member(account: Account, group_id: str, contact_id: str) -> None:
     contact = get_contact(account, contact_id)
     result = db.session.execute(delete(group_members).where(
         group_members.c.group_id == group.id, group_members.c.contact_id == contact.id))
+    if result.rowcount:
+        audit.record(account.id, "group.member_removed", "group", group.id, name=group.name, contact_id=contact.id)
     db.session.commit()
     if result.rowcount == 0:
         raise NotFound(f"Contact '{contact.id}' is not a member of group '{group.id}'", code="not_a_member")

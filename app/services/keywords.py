@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Account, Keyword, get_owned, scoped
+from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.webhook_urls import check_callback_url
 from app.sms import InvalidMessage, validate_message
@@ -52,6 +53,7 @@ def create_keyword(account: Account, keyword: object, **fields) -> Keyword:
     _check_free(account, word)
     row = Keyword(account_id=account.id, keyword=word, **values)
     db.session.add(row)
+    audit.record(account.id, "keyword.created", "keyword", row, keyword=word)
     _commit(word)
     return row
 
@@ -71,12 +73,15 @@ def update_keyword(account: Account, keyword_id: str, changes: dict) -> Keyword:
     _check_reply(values)
     for name, value in values.items():
         setattr(row, name, value)
+    audit.record_changes(account.id, "keyword.changed", "keyword", row, FIELDS, keyword=row.keyword)
     db.session.commit()
     return row
 
 
 def delete_keyword(account: Account, keyword_id: str) -> None:
-    db.session.delete(get_keyword(account, keyword_id))
+    row = get_keyword(account, keyword_id)
+    db.session.delete(row)
+    audit.record(account.id, "keyword.deleted", "keyword", row.id, keyword=row.keyword)
     db.session.commit()
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from app.extensions import db
 from app.models import Account, Message, Status, get_owned, scoped, utcnow
+from app.services import budgets
 from app.services.errors import Conflict, NotFound
 from app.services.paging import Page, paginate
 
@@ -59,10 +60,13 @@ def cancel_message(account: Account, message_id: str) -> Message:
     message = get_message(account, message_id)
     result = db.session.execute(
         Message.transition(Status.CANCELLED, Message.__table__.c.id == message.id, now=utcnow())
+        .returning(*budgets.GIVE_BACK_COLUMNS)
     )
+    cancelled = result.all()
+    budgets.give_back(account, cancelled)  # its cost no longer counts against the monthly limit
     db.session.commit()
     db.session.refresh(message)
-    if result.rowcount == 0:
+    if not cancelled:
         raise Conflict(f"Message cannot be cancelled: its status is {message.status} "
                        "(only SCHEDULED or QUEUED messages can be cancelled)", code="not_cancellable")
     return message

@@ -25,7 +25,7 @@ from app.extensions import db
 from app.jobs.queue import request_dispatch
 from app.models import Account, Message, SenderProfile, Status, new_id, utcnow
 from app.models.base import iso
-from app.services import contacts, idempotency, optouts
+from app.services import budgets, contacts, idempotency, optouts
 from app.services.errors import Invalid
 from app.services.metrics import count_accepted
 from app.services.provider_routes import provider_for
@@ -91,6 +91,8 @@ def send(account: Account, request: SendRequest, *, idempotency_key: str | None 
     batch_id = new_id()
     rows = _rows(account, request, plan, batch_id)
     response = _response(request, plan, batch_id, rows)
+    # In the same transaction as the rows: refused whole (402) if it would pass the monthly limit.
+    budgets.reserve(account, sum((row["cost"] for row in rows), Decimal("0")))
     db.session.execute(insert(Message.__table__), rows)
     if idempotency_key:
         idempotency.remember(account.id, idempotency_key, body_hash, response)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Account, SenderProfile, get_owned, scoped
+from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
 from app.sms import parse_sender_id
 
@@ -44,6 +45,8 @@ def create_profile(account: Account, name: str, sender_id: str, *, allow_reply: 
     db.session.add(profile)
     if is_default or not _has_default(account):
         _make_default(account, profile)
+    audit.record(account.id, "sender_profile.created", "sender_profile", profile, name=name, sender_id=profile.sender_id,
+                 approval_status=profile.approval_status, is_default=profile.is_default)
     db.session.commit()
     return profile
 
@@ -63,6 +66,8 @@ def delete_profile(account: Account, profile_id: str) -> None:
                            "approved to take its place")
         successor.is_default = True
     db.session.delete(profile)
+    audit.record(account.id, "sender_profile.deleted", "sender_profile", profile.id, name=profile.name,
+                 sender_id=profile.sender_id)
     db.session.commit()
 
 
@@ -125,6 +130,7 @@ def set_default_profile(account: Account, profile: SenderProfile) -> None:
                        "only an approved profile can be the default")
     for other in list_profiles(account):
         other.is_default = other.id == profile.id
+    audit.record(account.id, "sender_profile.default_changed", "sender_profile", profile.id, name=profile.name)
     db.session.commit()
 
 
@@ -135,4 +141,6 @@ def review_profile(profile: SenderProfile, approve: bool) -> None:
         raise Conflict("The default sender profile cannot be rejected; make another profile the default first")
     else:
         profile.reject()
+    audit.record(profile.account_id, f"sender_profile.{profile.approval_status}", "sender_profile", profile.id,
+                 name=profile.name, sender_id=profile.sender_id)
     db.session.commit()

@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models import Account, WebhookAttempt, WebhookDelivery, new_id, utcnow
 from app.models.base import get_owned, iso
 from app.models.webhook import DeliveryState, retry_delay
-from app.services import webhook_events, webhook_signing
+from app.services import audit, webhook_events, webhook_signing
 from app.services.errors import Conflict, NotFound
 from app.services.webhook_http import PostResult, post_json
 
@@ -226,6 +226,7 @@ def replay(account: Account, delivery_id: str) -> WebhookDelivery:
     delivery.max_attempts = delivery.attempts + 1
     delivery.state, delivery.next_attempt_at, delivery.replay_requested = DeliveryState.PENDING, utcnow(), True
     delivery.delivered_at = delivery.failed_at = None
+    audit.record(account.id, "webhook_delivery.replayed", "webhook_delivery", delivery.id, event=delivery.event)
     db.session.commit()
     return delivery
 
@@ -237,6 +238,7 @@ def rotate_secret(account: Account) -> str:
     account.webhook_secret_previous = account.webhook_secret
     account.webhook_secret_previous_until = utcnow() + grace
     account.webhook_secret = webhook_signing.new_secret()
+    audit.record(account.id, "webhook.secret_rotated", "account", account.id, grace_hours=grace.total_seconds() / 3600)
     db.session.commit()
     return account.webhook_secret
 

@@ -138,6 +138,17 @@ def test_create_refuses_invalid_drafts(client, auth, audience, changes, code):
     assert response.json["error"]["code"] == code, response.json
 
 
+@pytest.mark.parametrize("cap", [1.3e308, "1e400", 10**40])
+def test_a_huge_spend_cap_is_422_not_500(client, auth, audience, cap):
+    """Found by the schemathesis fuzz: an amount too large to hold in cents crashed the check for
+    decimals (decimal.InvalidOperation, a 500); it is past the maximum, so 422."""
+    created = api(client, "post", URL, json=draft_body(audience, spend_cap=cap), headers=auth)
+    assert created.status_code == 422 and "at most" in created.json["detail"], created.json
+    draft = create(client, auth, draft_body(audience))
+    patched = api(client, "patch", f"{URL}/{draft['id']}", json={"spend_cap": cap}, headers=auth)
+    assert patched.status_code == 422 and "at most" in patched.json["detail"], patched.json
+
+
 def test_create_without_groups_or_name(client, auth, audience):
     no_groups = api(client, "post", URL, json={"name": "x", "message": "Hi"}, headers=auth)
     assert no_groups.status_code == 422 and no_groups.json["error"]["code"] == "no_groups"

@@ -900,6 +900,41 @@ def test_webhooks(client, auth, account, other_account):
     assert rotated.status_code == 200 and rotated.json["secret"] != secret.json["secret"]
     assert rotated.json["previous_secret_valid_until"] is not None
 
+def test_rate_limited(client, auth, monkeypatch):
+    """Every operation counted against the API key answers the documented 429 once the key is out of
+    requests (the limiter runs before the view, so the path parameters need not name anything)."""
+    monkeypatch.setitem(client.application.config, "API_RATE_LIMIT", 0.01)
+    monkeypatch.setitem(client.application.config, "API_RATE_BURST", 1)
+    call(client, "get", "/v1/sms/status", headers=auth)
+    for path, method, op in operations():
+        if "429" in op["responses"] and not path.startswith(MIRROR_PREFIX):
+            response = call(client, method, path, path_params={n: "x" for n in re.findall(r"{(\w+)}", path)},
+                            headers=auth, check_request=False)
+            assert response.status_code == 429 and response.json["error"]["code"] == "rate_limited", path
+
+
+def test_spending_limit_reached(client, auth, account):
+    """A send past the account's monthly spending limit answers the documented 402."""
+    from app.extensions import db
+
+    account.monthly_spend_limit = 1
+    db.session.commit()
+    response = call(client, "post", sms("/send"), json={"to": ["+4790000001", "+4790000002"], "message": "hi"},
+                    headers=auth)
+    assert response.status_code == 402 and response.json["error"]["code"] == "spending_limit_reached"
+
+
+def test_a_query_parameter_holding_nul_is_refused_by_every_operation_as_documented(client, auth):
+    """Found by the schemathesis fuzz: ``?anything=%00`` is refused before any view runs, also on
+    operations that read no query parameter; the document lists that answer on every operation."""
+    for path, method, _ in operations():
+        url = re.sub(r"{\w+}", "x", path) + "?x=%00"
+        response = client.open(url, method=method.upper(), headers={**auth, "X-Callback-Token": "x"})
+        check_response(method, path, response)
+        expected = (422, "invalid_input") if path.startswith("/v1/") else (400, "bad_request")
+        assert (response.status_code, response.json["error"]["code"]) == expected, path
+
+
 # --------------------------------------------------------------------------------------------------
 # The document promises nothing that no request produced
 # --------------------------------------------------------------------------------------------------

@@ -120,9 +120,9 @@ def currency(description: str = "Currency code (ISO 4217)") -> dict:
 
 ERROR_CODES_NOTE = (
     "Machine-readable code, e.g. unauthorized, not_found, conflict, not_cancellable, "
-    "idempotency_key_reused, payload_too_large, validation_error, invalid_json, invalid_query, "
+    "idempotency_key_reused, payload_too_large, rate_limited, validation_error, invalid_json, invalid_query, "
     "invalid_message, invalid_number, no_valid_recipients, too_many_recipients, invalid_schedule, "
-    "invalid_timezone, invalid_sender_id, brand_confirmation_required, invalid_period"
+    "invalid_timezone, invalid_sender_id, brand_confirmation_required, invalid_period, spending_limit_reached"
 )
 
 
@@ -155,6 +155,35 @@ def error(description: str) -> dict:
 
 
 UNAUTHORIZED = error("Missing, invalid or revoked credentials (code unauthorized)")
+
+# Rate limits (app/services/rate_limit.py): every request authenticated by an API key (or a dashboard
+# sign-in on the mirror) counts against it; provider callbacks and the meta endpoints are not limited.
+# Header values are text: the schemas say which text (whole numbers).
+_COUNT = {"type": "string", "pattern": "^[0-9]+$"}
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {"description": "Requests this key may make at once (the burst); the sustained rate "
+                                         "is API_RATE_LIMIT per second", "schema": _COUNT},
+    "X-RateLimit-Remaining": {"description": "Requests that would be accepted right now", "schema": _COUNT},
+    "X-RateLimit-Reset": {"description": "Seconds until the full burst is available again (a delay, not a time)",
+                          "schema": _COUNT},
+}
+RATE_LIMITED = {
+    "description": "Too many requests for this API key (code rate_limited); wait Retry-After seconds",
+    "headers": {"Retry-After": {"description": "Whole seconds (at least 1) until a request is accepted again",
+                                "required": True, "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"}},
+                **copy.deepcopy(RATE_LIMIT_HEADERS)},
+    "content": json_content(ref("Error")),
+}
+
+
+def _with_rate_limits(responses: dict) -> dict:
+    """Every documented answer may carry the X-RateLimit-* headers (not on a 401: nothing was counted)."""
+    out = copy.deepcopy(responses)
+    for status, response in out.items():
+        if status != "401" and "$ref" not in response:
+            response.setdefault("headers", {}).update(copy.deepcopy(RATE_LIMIT_HEADERS))
+    out["429"] = copy.deepcopy(RATE_LIMITED)
+    return out
 PAYLOAD_TOO_LARGE = error("Request body larger than the server's limit (1 MiB by default; code payload_too_large)")
 
 
@@ -184,6 +213,7 @@ class Operation:
         if self.body is not None:
             operation["requestBody"] = {"required": self.body_required,
                                         "content": json_content(ref(self.body.__name__))}
-        operation["responses"] = copy.deepcopy(self.responses)
+        limited = bool(self.security) and not any("CallbackToken" in scheme for scheme in self.security)
+        operation["responses"] = _with_rate_limits(self.responses) if limited else copy.deepcopy(self.responses)
         operation["security"] = copy.deepcopy(self.security) if self.security is not None else []
         return operation

@@ -19,12 +19,12 @@ LIFECYCLE = """Lifecycle:
 - DRAFT: written, editable (PATCH); nothing is sent
 - SCHEDULED: waits for scheduled_at (POST /schedule); POST /unschedule takes it back to DRAFT, POST /schedule again moves it
 - SENDING: the recipients are written as messages (one per number, never two) and released to the carrier, inside the send window if there is one
-- PAUSED: no more messages are released (those already released still go); POST /resume continues where it stopped
+- PAUSED: no more messages are released (those already released still go); POST /resume continues where it stopped. The engine also pauses a campaign whose next slice would pass its spend_cap or the account's monthly spending limit (releasing what still fits), with a note saying which; resuming without raising that budget pauses it again at once with the same note
 - COMPLETED: every message reached a final status (DELIVERED, FAILED or CANCELLED)
 - CANCELLED: stopped for good; messages not yet handed to the carrier are cancelled
 A change the current status does not allow is 409 (code invalid_campaign_status) with the current status in detail. The campaign's messages: GET /v1/sms/messages?campaign_id=<id>."""
 
-DRAFT_DESCRIPTION = """Fields: name (required), message (required; merge fields {first_name}, {last_name}, {name}, {company_name}, with an optional fallback: {first_name|there}), group_ids (at least one), excluded_group_ids, sender_profile_id (default: the account's default profile; it must be approved), timezone (IANA; default: the account's zone), send_window {start, end} (HH:MM local time; null: any time).
+DRAFT_DESCRIPTION = """Fields: name (required), message (required; merge fields {first_name}, {last_name}, {name}, {company_name}, with an optional fallback: {first_name|there}), group_ids (at least one), excluded_group_ids, sender_profile_id (default: the account's default profile; it must be approved), timezone (IANA; default: the account's zone), send_window {start, end} (HH:MM local time; null: any time), spend_cap (the most the campaign may release, in the account currency; null: no cap; unlike the other fields it may also be changed on a SCHEDULED, SENDING or PAUSED campaign).
 
 The audience is the contacts of group_ids, once per contact, minus the members of excluded_group_ids, opted-out numbers and contacts without a valid number. It is counted when sending starts, not when the draft is saved: GET /preview shows what it would be now."""
 
@@ -125,7 +125,8 @@ def _life_operations() -> list[Operation]:
          "Pause a SENDING campaign: no more messages are released to the carrier; those already released are "
          "still sent. Resume with POST /resume."),
         ("resume", "resumeCampaign", "Resume campaign",
-         "Resume a PAUSED campaign where it stopped; no recipient gets a second message."),
+         "Resume a PAUSED campaign where it stopped; no recipient gets a second message. A campaign paused by "
+         "its spend_cap or the monthly spending limit stays PAUSED (same note) until that budget is raised."),
         ("cancel", "cancelCampaign", "Cancel campaign",
          "Cancel a DRAFT, SCHEDULED, SENDING or PAUSED campaign for good. Its messages not yet handed to the "
          "carrier are CANCELLED; those already sent keep their status."),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from functools import cache
 
-from app.api.openapi.builders import API_VERSION, BEARER_SECURITY, OPENAPI_VERSION, error_schemas
+from app.api.openapi.builders import API_VERSION, BEARER_SECURITY, OPENAPI_VERSION, error, error_schemas
 from app.api.openapi.campaign_operations import CAMPAIGN_PARAMETERS, campaign_operations
 from app.api.openapi.contact_operations import contact_operations
 from app.api.openapi.keyword_operations import (
@@ -55,7 +55,9 @@ Authentication: a service API key in the X-API-Key header (wayscloud_sms_<key id
 
 Contacts: the contact directory under /v1/contacts (contacts, groups, memberships) uses the same authentication, errors and paging; so do campaigns under /v1/campaigns (drafts to groups of contacts, preview, send now or schedule, pause, resume, cancel).
 
-Errors: a JSON body {"detail": "...", "error": {"code", "message"}}; field validation problems are also listed in "errors" as {"loc", "msg", "type"}. 401 unauthenticated, 404 not found (also another account's object), 409 conflict or wrong state, 413 body too large, 422 invalid input. Unknown JSON fields are ignored.
+Errors: a JSON body {"detail": "...", "error": {"code", "message"}}; field validation problems are also listed in "errors" as {"loc", "msg", "type"}. 401 unauthenticated, 404 not found (also another account's object), 409 conflict or wrong state, 413 body too large, 422 invalid input, 429 too many requests (code rate_limited, with Retry-After in whole seconds). Unknown JSON fields are ignored.
+
+Rate limits: each API key (or dashboard sign-in on the mirror) may make API_RATE_LIMIT requests per second with bursts of API_RATE_BURST (defaults 100 and 200); a send to 1,000 recipients is one request. Every counted response carries X-RateLimit-Limit (the burst), X-RateLimit-Remaining and X-RateLimit-Reset (seconds until the full burst is back). Provider callbacks, /v1/ping, /healthz and this document are not limited.
 
 Times are UTC, ISO 8601 with Z. List endpoints page with page (1-based) and page_size or per_page (default 50, max 500).
 
@@ -79,6 +81,19 @@ TAGS = [
 ]
 
 
+def refuse_unsafe_query_text(paths: dict) -> None:
+    """The answer every operation may give to a query string holding NUL, which no field can hold:
+    ``app/text.py`` refuses it for the whole app before any view runs, whatever parameters the
+    operation reads (422 invalid_input on /v1, 400 bad_request elsewhere)."""
+    for path, operations in paths.items():
+        status, code = ("422", "invalid_input") if path.startswith("/v1/") else ("400", "bad_request")
+        for operation in operations.values():
+            responses = operation["responses"]
+            responses.setdefault(status, error("A query parameter holding NUL (\\u0000), which no field can hold, "
+                                               f"even one this operation does not read (code {code})"))
+            operation["responses"] = dict(sorted(responses.items()))
+
+
 @cache
 def openapi_document() -> dict:
     paths: dict = {}
@@ -91,6 +106,7 @@ def openapi_document() -> dict:
     for op in [*contact_operations(), *campaign_operations(), *webhook_operations(), *provider_operations(),
                *meta_operations()]:
         paths.setdefault(op.path, {})[op.method] = op.document()
+    refuse_unsafe_query_text(paths)
 
     schemas = {model.__name__: request_schema(model) for model in REQUEST_MODELS if model is not None}
     schemas.update(error_schemas())

@@ -50,7 +50,11 @@ def _campaign_fields() -> dict:
                        "description": "Messages in the campaign's ledger, written when sending starts; null before"},
         "skipped": _skipped(SKIPPED_DOC + " (counted when sending starts; empty before)"),
         "note": string("Why the engine paused the campaign by itself (e.g. its sender profile lost its "
-                       "approval); null otherwise", nullable=True),
+                       "approval, or it reached its spending cap or the account's monthly spending limit); "
+                       "null otherwise", nullable=True),
+        "spend_cap": {"type": ["number", "null"], "minimum": 0,
+                      "description": "The most the campaign may release to the carrier, in the account currency; "
+                                     "reaching it pauses the campaign. null: no cap"},
         "progress": obj({status: integer() for status in PROGRESS_STATUSES},
                         description="The campaign's messages by status (all zero before sending starts). "
                                     "List them with GET /v1/sms/messages?campaign_id=<id>."),

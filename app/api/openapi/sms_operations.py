@@ -33,6 +33,8 @@ Sender: sender_profile_id, else sender_id (the approved profile with that sender
 
 Delivery reports: provide callback_url (HTTPS) to receive status webhooks.
 
+Spending limit: when the account has a monthly spending limit, a send whose cost (units × price per unit) would take this month's committed spend past it is refused whole with 402 spending_limit_reached; nothing is written. Cancelling a message gives its cost back.
+
 Idempotency: send an Idempotency-Key header to make retries safe (see the parameter)."""
 
 CANCEL_DESCRIPTION = """Cancel a scheduled or queued SMS message before it is sent.
@@ -94,6 +96,9 @@ def _message_operations() -> list[Operation]:
                     "content": json_content(ref("SendResponse")),
                 },
                 "401": UNAUTHORIZED,
+                "402": error("The send would pass the account's monthly spending limit (code "
+                             "spending_limit_reached): refused whole, nothing is written or sent. detail says the "
+                             "limit, what is spent this month, what is left and what this send costs"),
                 "409": error("The Idempotency-Key was already used with a different body "
                              "(code idempotency_key_reused)"),
                 "413": PAYLOAD_TOO_LARGE,
