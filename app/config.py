@@ -85,6 +85,18 @@ def _callback_tokens(secret_key: str) -> dict[str, str]:
     return tokens
 
 
+def _pool_sizes() -> dict:
+    """Database connections per process: ``DATABASE_POOL_SIZE`` kept open, up to
+    ``DATABASE_MAX_OVERFLOW`` more under load. Unset, SQLAlchemy's own defaults (5 and 10) apply;
+    many processes against one PostgreSQL must keep the sum below its ``max_connections``."""
+    sizes = {}
+    if os.environ.get("DATABASE_POOL_SIZE"):
+        sizes["pool_size"] = _int("DATABASE_POOL_SIZE", 5)
+    if os.environ.get("DATABASE_MAX_OVERFLOW"):
+        sizes["max_overflow"] = _int("DATABASE_MAX_OVERFLOW", 10)
+    return sizes
+
+
 def load() -> dict:
     """Read the environment once into a plain dict for ``app.config``."""
     database_url = _database_url()
@@ -94,7 +106,7 @@ def load() -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         # hide_parameters: a database error's text (which RQ and the error pages log) must not
         # quote the values it failed on: message texts, numbers, webhook secrets.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True, **_pool_sizes()},
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "smsdesk"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),

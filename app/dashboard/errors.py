@@ -22,7 +22,7 @@ from app.services.errors import ServiceError
 log = logging.getLogger(__name__)
 
 TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Method not allowed",
-          409: "Conflict", 422: "Not accepted", 429: "Too many attempts", 500: "Something went wrong"}
+          409: "Conflict", 422: "Not accepted", 429: "Too many requests", 500: "Something went wrong"}
 MESSAGES = {
     403: "Your role does not allow this. Ask an admin if you need it.",
     404: "There is nothing here, or it belongs to another account.",

@@ -288,6 +288,17 @@ def charge(account: Account, month: str, amount: Decimal) -> None:
                        .values(committed=_added(amount), updated_at=utcnow()))
 
 
+def charge_regardless(account: Account, amount: Decimal, now: datetime | None = None) -> None:
+    """Count a message no limit may refuse: the one confirmation an opt-out gets, which the
+    person is owed whatever the account's budget. Call it before the row is added, so a month
+    counted from the ledger here does not count the new row twice."""
+    if account.monthly_spend_limit is None:
+        return
+    month = current_month(account, now)
+    _ensure_month(account, month)
+    charge(account, month, amount)
+
+
 def _added(amount: Decimal):
     # Rounded to the ledger's 4 decimals: SQLite keeps these columns as floating point, and a sum
     # that lands a hair above the limit must not refuse a send that fits it exactly.

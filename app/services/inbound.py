@@ -44,7 +44,7 @@ from app.extensions import db
 from app.jobs.queue import request_dispatch
 from app.models import Account, Keyword, Message, SenderProfile, Status, new_id, utcnow
 from app.providers.base import Inbound
-from app.services import optouts, webhook_events
+from app.services import budgets, optouts, webhook_events
 from app.services.errors import Invalid, NotFound, ServiceError
 from app.services.send import SendRequest, outbound_values, send
 from app.sms import count_segments, normalize_number, price_per_unit, validate_message
@@ -220,6 +220,7 @@ def _confirm_opt_out(owner: _Owner, message: Message) -> str | None:
         return None
     units, reply_id = segments.parts, new_id()
     unit_price = price_per_unit(owner.account.currency, current_app.config["SMS_PRICES"])
+    budgets.charge_regardless(owner.account, unit_price * units)
     db.session.add(Message(**outbound_values(
         owner.account, owner.profile, Status.QUEUED, reply_id, id=reply_id, to_number=owner.from_number,
         body=text, encoding=segments.encoding, units=units, cost=unit_price * units, message_type="REPLY",

@@ -208,3 +208,20 @@ def test_two_sessions_cannot_both_squeeze_past(account, app):
     assert sorted(results) == ["accepted", "refused"]
     db.session.expire_all()
     assert committed_row(account) == D("2")
+
+
+@pytest.mark.parametrize("limit", [D("10"), D("0")])
+def test_an_opt_out_confirmation_is_always_sent_and_counted(account, limit):
+    """The person who texted STOP is owed the confirmation whatever the budget; the month's figure
+    counts it once, also when it was first counted from the ledger in the same step."""
+    from app.services import senders
+    from app.services.simulator_inbound import simulate_inbound
+
+    senders.create_profile(account, "Two-way", "+4759440009", allow_reply=True)
+    budgets.set_limit(account, limit)
+    db.session.execute(AccountSpend.__table__.delete())  # a new month: no row yet
+    db.session.commit()
+    received = simulate_inbound(account, "+4790000001", "STOP")
+    confirmation = db.session.get(Message, received.reply_message_id)
+    assert confirmation is not None and confirmation.cost > 0
+    assert committed_row(account) == confirmation.cost == budgets.ledger_total(account, budgets.current_month(account))
