@@ -16,8 +16,7 @@ from app.dashboard.access import EVERYONE, public, role_required
 from app.dashboard.forms import LoginForm
 from app.dashboard.pages import is_htmx
 from app.services import audit
-from app.services.accounts import authenticate, record_login
-from app.services.passwords import session_token
+from app.services.accounts import authenticate, record_login, sign_out
 from app.extensions import db, login_manager, redis_conn
 from app.models import User
 
@@ -28,21 +27,21 @@ def configure_login() -> None:
     login_manager.user_loader(_load_user)
     login_manager.unauthorized_handler(_unauthorized)
     # "basic", not "strong": fixation is handled by renewing the session at sign-in and by the
-    # password token in it (``User.get_id``); "strong" would also tie a session to the client's IP
+    # session token in it (``User.get_id``); "strong" would also tie a session to the client's IP
     # (which Flask-Login reads from a client-supplied X-Forwarded-For) and sign out anyone whose
     # phone or laptop changes network, remember-me cookie included.
     login_manager.session_protection = "basic"
 
 
 def _load_user(user_id: str) -> User | None:
-    # Checked on every request, so deactivating a user or an account, or changing the password,
-    # ends their sessions (and remember-me cookies) at once. ``user_id`` is ``User.get_id()``:
-    # the id and a token of the password it was issued under.
+    # Checked on every request, so deactivating a user or an account, changing the password or
+    # signing out ends their sessions (and remember-me cookies) at once. ``user_id`` is
+    # ``User.get_id()``: the id and the token of the password and session version it was issued under.
     raw_id, _, token = user_id.partition(":")
     user = db.session.get(User, raw_id)
     if user is None or not user.is_active or not user.account.is_active:
         return None
-    if not hmac.compare_digest(token.encode(), session_token(user.password_hash).encode()):
+    if not hmac.compare_digest(token.encode(), user.session_token().encode()):
         return None
     return user
 
@@ -82,10 +81,10 @@ def login():
 @dashboard.post("/logout")
 @role_required(*EVERYONE)
 def logout():
-    audit.record_alone(current_user.account_id, "user.signed_out", "user", current_user.id)
+    sign_out(current_user._get_current_object())  # ends copies of this cookie, and other browsers
     session.clear()
     logout_user()  # after clear(): it leaves the note that deletes the remember-me cookie
-    flash("You are signed out.", "info")
+    flash("You are signed out. Your other browsers are signed out too.", "info")
     return redirect(url_for("dashboard.login"), 303)
 
 

@@ -1,5 +1,5 @@
 """The account's users (admins only): list, add, change role, deactivate and reactivate; and every
-user's own password change."""
+user's own password change and "sign out everywhere else"."""
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, request, session, url_for
@@ -122,9 +122,21 @@ def change_password():
     return redirect(url_for("dashboard.home"), 303)
 
 
+@dashboard.post("/password/sign-out-others")
+@role_required(*EVERYONE)
+def sign_out_everywhere_else():
+    user = current_user._get_current_object()
+    accounts.sign_out_everywhere_else(user)
+    _renew_session(user)
+    flash("You are signed out everywhere else; this browser stays signed in.", "success")
+    if is_htmx():
+        return "", 204, {"HX-Redirect": url_for("dashboard.change_password")}
+    return redirect(url_for("dashboard.change_password"), 303)
+
+
 def _renew_session(user: User) -> None:
-    """The other sessions ended with the old password (their token no longer matches); this one
-    goes on under a fresh session, and a remember-me cookie is reissued with the new token."""
+    """Every session of the user has just ended (their token no longer matches); this one goes on
+    under a fresh session, and a remember-me cookie is reissued with the new token."""
     remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
     session.clear()
     login_user(user, remember=remembered)

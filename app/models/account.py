@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Numeric, String
+from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash
 
@@ -54,6 +54,9 @@ class User(UserMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = created_column()
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session's token (``get_id``): raising it ends all the user's sessions and
+    # remember-me cookies at once, copies included (``services.accounts.end_sessions``).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     account: Mapped[Account] = relationship()
 
@@ -61,9 +64,15 @@ class User(UserMixin, db.Model):
         self.password_hash = hash_password(password)
 
     def get_id(self) -> str:
-        # Flask-Login keeps this in the session and in the remember-me cookie. The token part comes
-        # from the password hash, so a password change ends every other session of the user.
-        return f"{self.id}:{session_token(self.password_hash)}"
+        # Flask-Login keeps this in the session and in the remember-me cookie.
+        return f"{self.id}:{self.session_token()}"
+
+    def session_token(self) -> str:
+        """What a session must carry to be this user's now: it comes from the password hash and the
+        session version, so a new password or a raised version ends every session issued before."""
+        # Version 0 leaves the hash alone so the sessions issued before versions existed live on.
+        versioned = self.password_hash if not self.session_version else f"{self.password_hash}#{self.session_version}"
+        return session_token(versioned)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -97,13 +97,14 @@ def authenticate(email: str, password: str) -> User | None:
 
 def change_password(user: User, current: str, new: str) -> None:
     """The user's own change: the current password proves it is them, the new one meets the policy.
-    Every other session of the user ends with it (see ``User.get_id``)."""
+    Every session of the user ends with it (the caller renews the one in use)."""
     if not user.check_password(current or ""):
         raise Invalid("Current password is not correct")
     if current == new:
         raise Invalid("New password must differ from the current one")
     check_password_policy(new, user.email)
     user.set_password(new)
+    end_sessions(user)
     audit.record(user.account_id, "user.password_changed", "user", user.id, email=user.email)
     db.session.commit()
 
@@ -116,8 +117,31 @@ def reset_password(email: str, new: str) -> User:
         raise NotFound(f"No user with email '{email}'")
     check_password_policy(new, user.email)
     user.set_password(new)
+    end_sessions(user)
+    audit.record(user.account_id, "user.password_reset", "user", user.id, email=user.email)
     db.session.commit()
     return user
+
+
+def end_sessions(user: User) -> None:
+    """Every session and remember-me cookie of the user stops working (their token carries the
+    version; see ``User.session_token``). Counted in SQL so two bumps at once both count."""
+    user.session_version = User.session_version + 1
+
+
+def sign_out(user: User) -> None:
+    """Signing out ends all the user's sessions, not just this browser's: a session is a signed
+    cookie, so a copy taken before sign-out would otherwise stay valid."""
+    end_sessions(user)
+    audit.record(user.account_id, "user.signed_out", "user", user.id)
+    db.session.commit()
+
+
+def sign_out_everywhere_else(user: User) -> None:
+    """Ends all the user's sessions; the caller renews the one in use."""
+    end_sessions(user)
+    audit.record(user.account_id, "user.signed_out_everywhere", "user", user.id)
+    db.session.commit()
 
 
 def record_login(user: User) -> None:
@@ -144,6 +168,8 @@ def set_active(actor: User, user: User, active: bool) -> None:
     if not active and user.role == "admin":
         _keep_an_active_admin(user)
     user.is_active = active
+    if not active:
+        end_sessions(user)  # so reactivating does not bring the old sessions back
     audit.record_changes(user.account_id, f"user.{'reactivated' if active else 'deactivated'}", "user", user,
                          ("is_active",), email=user.email)
     db.session.commit()

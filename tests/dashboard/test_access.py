@@ -68,9 +68,11 @@ def test_viewer_gets_403_on_every_change(app, login_as):
     """Hand-crafted POSTs (with a valid CSRF token, as the viewer's own page would give) to every
     state-changing endpoint, as a form and as an HTMX request."""
     viewer = login_as("viewer")
-    # Every user may sign out and change their own password (tests/security/test_passwords.py).
+    # Every user may sign out and change their own password (tests/security/test_passwords.py),
+    # and end their other sessions (tests/security/test_sessions.py).
     posts = [rule for rule in dashboard_rules(app) if "POST" in rule.methods and rule.endpoint not in PUBLIC
-             and rule.endpoint not in ("dashboard.logout", "dashboard.change_password")]
+             and rule.endpoint not in ("dashboard.logout", "dashboard.change_password",
+                                       "dashboard.sign_out_everywhere_else")]
     assert len(posts) >= 11
     for rule in posts:
         form = {"role": "admin", "name": "x", "sender_id": "+4799999999"}

@@ -5,10 +5,11 @@ import hashlib
 import hmac
 
 import pytest
+from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
-from app.models import User
+from app.models import AuditEvent, User
 from app.services import passwords
 from app.services.accounts import authenticate, create_user
 from app.services.errors import Invalid
@@ -195,6 +196,9 @@ def test_the_cli_resets_a_password_under_the_policy_and_ends_sessions(app, ctx, 
     assert NEW not in done.output  # not echoed
     assert browser.get("/").status_code == 302
     assert Browser(ctx).login(user.email, NEW).status_code == 303
+    reset = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "user.password_reset")).all()
+    assert [(e.object_id, e.actor_type, e.details) for e in reset] == [(user.id, "system", {"email": user.email})]
+    assert NEW not in str([e.details for e in db.session.scalars(select(AuditEvent))])
 
 
 def test_guessing_the_current_password_is_throttled_like_sign_in(login_as, app, monkeypatch):
