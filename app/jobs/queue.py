@@ -19,8 +19,17 @@ def get_queue() -> Queue:
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_conn())
 
 
+# Nothing reads a job's return value: the database holds every outcome. Keeping results (RQ keeps
+# them 500 s by default) would hold every finished job in Redis, which at a few dozen jobs a second
+# is most of what Redis stores. A failed job stays a week for `rq info` and the failed registry.
+RESULT_TTL = 0
+FAILURE_TTL = 7 * 24 * 3600
+
+
 def _enqueue(func: str, *args, delay: float = 0, **options) -> bool:
     options.setdefault("meta", {"request_id": current_request_id()})  # the job logs under our id
+    options.setdefault("result_ttl", RESULT_TTL)
+    options.setdefault("failure_ttl", FAILURE_TTL)
     try:
         queue = get_queue()
         if delay > 0:
