@@ -33,6 +33,16 @@ VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 DEFAULT_PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5439/postgres")
 
 
+def run_main(main) -> None:
+    """A script's entry point: its exit status, and a quiet stop on Ctrl-C (by then the stack it
+    started has been torn down by its context managers)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted; everything stopped", file=sys.stderr)
+        sys.exit(130)
+
+
 def ensure_venv() -> None:
     """Re-run the calling script under the project's venv when started with another Python."""
     if VENV_PYTHON.exists() and Path(sys.prefix).resolve() != (REPO / ".venv").resolve():
@@ -635,7 +645,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app-source", default="copy",
                         help="'copy' (default): a copy of the work tree taken at start; 'live': the work tree "
                              "itself; a git revision such as HEAD (extracted with git archive); or a directory "
-                             "holding app/ and migrations/ (e.g. one snapshot shared by several runs)")
+                             "holding app/, migrations/, templates/ and static/ (e.g. one snapshot shared by several runs)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and database for inspection")
     parser.add_argument("--wait-quiet", type=float, default=60,
                         help="wait up to this many seconds for other work on the machine to stop before measuring")

@@ -343,8 +343,4 @@ def _instrument(modules: dict) -> tuple[dict, callable]:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; everything stopped", file=sys.stderr)
-        sys.exit(130)
+    h.run_main(main)

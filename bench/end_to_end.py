@@ -405,8 +405,4 @@ def update_baselines(stack: h.Stack, n: int) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; everything stopped", file=sys.stderr)
-        sys.exit(130)
+    h.run_main(main)

@@ -447,8 +447,4 @@ def report(args, seconds, traffic_end, answers, samples, left, hooks_received, l
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; everything stopped", file=sys.stderr)
-        sys.exit(130)
+    h.run_main(main)

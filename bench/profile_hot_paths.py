@@ -537,8 +537,4 @@ def db_shapes(stack: h.Stack, quick: bool) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; everything stopped", file=sys.stderr)
-        sys.exit(130)
+    h.run_main(main)

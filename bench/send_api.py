@@ -215,8 +215,4 @@ def fmt_cpu(cpu: dict) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; everything stopped", file=sys.stderr)
-        sys.exit(130)
+    h.run_main(main)
