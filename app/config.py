@@ -191,6 +191,9 @@ def load() -> dict:
         "CAMPAIGN_SLICE_SIZE": _int("CAMPAIGN_SLICE_SIZE", 5000),
         # A campaign run's lock lives this long unless renewed: how soon a run that died is replaced.
         "CAMPAIGN_LOCK_SECONDS": _int("CAMPAIGN_LOCK_SECONDS", 30),
+        # A campaign completes once its SENT messages are this old without a delivery report
+        # (some carriers never send one); the messages stay SENT. Fractions allowed.
+        "REPORT_WAIT_HOURS": _float("REPORT_WAIT_HOURS", 72.0),
         # Provider callbacks (/v1/providers/<code>/inbound and /dlr) and the answers to inbound
         # opt-out, opt-in and help words (an empty text sends no answer of that kind).
         "PROVIDER_CALLBACK_TOKENS": _callback_tokens(secret_key),

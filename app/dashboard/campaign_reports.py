@@ -108,6 +108,7 @@ def figures(report: Report) -> dict[str, str]:
     shown = {
         "recipients": _count(report.recipients), "delivered": _count(report.delivered),
         "failed": _count(report.failed), "in_flight": _count(report.in_flight),
+        "unreported": _count(report.unreported),
         "delivery_rate": _percent(report.delivery_rate),
         "units": _count(report.units), "cost": _money(report.costs),
         "planned_units": _count(report.planned_units), "planned_cost": _money(report.planned_costs),

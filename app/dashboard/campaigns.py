@@ -272,6 +272,8 @@ def _progress(campaign: Campaign) -> dict:
     counts = campaign_service.progress(campaign)
     total = campaign.recipients if campaign.recipients is not None else sum(counts.values())
     settled = sum(counts[s] for s in SETTLED)
+    if campaign.status == _S.COMPLETED:  # its SENT ones were waited for long enough (REPORT_WAIT_HOURS)
+        settled += counts[Status.SENT]
     return {"counts": counts, "total": total, "settled": settled,
             "percent": round(100 * settled / total) if total else (100 if campaign.is_final else 0)}
 

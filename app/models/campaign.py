@@ -68,7 +68,9 @@ class Campaign(db.Model):
     rows without a time, and released to QUEUED a slice at a time while the campaign is SENDING
     and its send window is open. Pausing stops the release; what was already released is sent.
     COMPLETED is decided from the ledger, never from a counter: no message of the campaign is
-    left outside a final status (DELIVERED, FAILED, CANCELLED).
+    left outside a final status (DELIVERED, FAILED, CANCELLED), except SENT ones the carrier
+    accepted more than ``REPORT_WAIT_HOURS`` ago and never reported on (they stay SENT; see
+    ``campaign_run.counts_as_settled``).
     """
 
     __tablename__ = "campaigns"

@@ -8,6 +8,11 @@ Definitions (the report page repeats them):
 - delivery rate = delivered / (delivered + failed + sent): of the messages handed to the carrier,
   the share delivered so far. SENT ones still wait for their delivery report and count as not
   delivered (yet); messages not sent yet and cancelled ones are left out. None until one is sent.
+- on their way: queued, sending, or sent and still awaited. "Sent, no delivery report"
+  (``unreported``): SENT messages the campaign no longer waits for, those the carrier accepted
+  more than ``REPORT_WAIT_HOURS`` ago (every SENT one of a COMPLETED campaign: it completed only
+  once they were; see ``campaign_run.counts_as_settled``). They stay SENT, and a late report still
+  moves them on.
 - units and cost are those of the messages the carrier accepted (``sent_at`` set), which is what
   is billed, as on the usage page; "planned" adds those not sent yet (cancelled ones excluded).
 - time to delivery = ``delivered_at - sent_at`` of delivered messages that have both (a carrier
@@ -35,6 +40,7 @@ from sqlalchemy import BigInteger, Integer, and_, case, cast, func, literal_colu
 
 from app.extensions import db
 from app.models import Campaign, CampaignStatus, Message, Status, utcnow
+from app.services.campaign_run import report_wait
 from app.sms import get_zone
 
 _T = Message.__table__
@@ -97,6 +103,7 @@ class Report:
     latency: Latency
     live: bool  # the figures are still changing: the page refreshes them
     timeline: Timeline | None = None
+    unreported: int = 0  # SENT, and no longer waited for: "sent, no delivery report"
 
     @property
     def recipients(self) -> int:
@@ -112,7 +119,7 @@ class Report:
 
     @property
     def in_flight(self) -> int:
-        return sum(self.statuses[s] for s in IN_FLIGHT)
+        return sum(self.statuses[s] for s in IN_FLIGHT) - self.unreported
 
     @property
     def delivery_rate(self) -> float | None:
@@ -135,14 +142,24 @@ def report(campaign: Campaign, zone_name: str, *, timeline: bool = False, now: d
     now = now or utcnow()
     tally = _tally(campaign)
     statuses = {s: tally.statuses.get(s, 0) for s in STATUSES}
+    unreported = _unreported(campaign, statuses[Status.SENT], now)
     live = campaign.status == CampaignStatus.SENDING or (
-        campaign.status == CampaignStatus.PAUSED and any(statuses[s] for s in IN_FLIGHT))
+        campaign.status == CampaignStatus.PAUSED and sum(statuses[s] for s in IN_FLIGHT) > unreported)
     return Report(
         statuses=statuses, units=tally.units, costs=_money(tally.costs),
         planned_units=tally.planned_units, planned_costs=_money(tally.planned_costs),
-        latency=_latency(tally.latency), live=live,
+        latency=_latency(tally.latency), live=live, unreported=unreported,
         timeline=_timeline(campaign, get_zone(zone_name), now, live) if timeline else None,
     )
+
+
+def _unreported(campaign: Campaign, sent: int, now: datetime) -> int:
+    """How many of the ``sent`` SENT messages the campaign no longer waits for. Counted only when
+    there are some, through ix_messages_batch_status (the campaign's SENT rows)."""
+    if not sent or campaign.status == CampaignStatus.COMPLETED:
+        return sent
+    return db.session.scalar(select(func.count()).where(
+        *_ledger(campaign), _T.c.status == Status.SENT, _T.c.sent_at < now - report_wait()))
 
 
 @dataclass

@@ -38,8 +38,11 @@ log = logging.getLogger(__name__)
 _S = CampaignStatus
 _MSG = Message.__table__
 _CAMPAIGN = Campaign.__table__
-# A campaign message is settled in one of these; SENT still waits for its delivery report.
+# A campaign message is settled in one of these; SENT still waits for its delivery report, for
+# REPORT_WAIT_HOURS at most (see ``counts_as_settled``).
 SETTLED = (Status.DELIVERED, Status.FAILED, Status.CANCELLED)
+# Not handed to the carrier yet (or not accepted by it yet): these always hold a campaign open.
+UNSENT = tuple(s for s in Status.ALL if s not in SETTLED and s != Status.SENT)
 LEDGER_CHUNK = 5000
 
 
@@ -276,14 +279,38 @@ def skip_opted_out(campaign_id: str) -> int:
 
 
 def complete_finished(campaign_id: str | None = None, now: datetime | None = None) -> int:
-    """SENDING -> COMPLETED for campaigns whose ledger is written and fully settled."""
-    unsettled = exists().where(_MSG.c.batch_id == _CAMPAIGN.c.id, _MSG.c.status.not_in(SETTLED))
-    where = [_CAMPAIGN.c.materialized_at.is_not(None), ~unsettled]
+    """SENDING -> COMPLETED for campaigns whose ledger is written and whose every message counts
+    as settled (:func:`counts_as_settled`). The tick calls this for every SENDING campaign, so one
+    whose last SENT messages age past the wait is completed by the first tick after it."""
+    now = now or utcnow()
+    # Two probes rather than one OR: each is a seek in ix_messages_batch_status (batch_id, status).
+    # The second reads sent_at of the campaign's SENT rows only, and stops at the first recent one.
+    unsent = exists().where(_MSG.c.batch_id == _CAMPAIGN.c.id, _MSG.c.status.in_(UNSENT))
+    awaiting_report = exists().where(
+        _MSG.c.batch_id == _CAMPAIGN.c.id, _MSG.c.status == Status.SENT,
+        _MSG.c.sent_at.is_(None) | (_MSG.c.sent_at >= now - report_wait()))
+    where = [_CAMPAIGN.c.materialized_at.is_not(None), ~unsent, ~awaiting_report]
     if campaign_id:
         where.append(_CAMPAIGN.c.id == campaign_id)
-    moved = db.session.execute(Campaign.transition(_S.COMPLETED, *where, now=now or utcnow())).rowcount
+    moved = db.session.execute(Campaign.transition(_S.COMPLETED, *where, now=now)).rowcount
     db.session.commit()
     return moved
+
+
+def report_wait(config=None) -> timedelta:
+    """How long a SENT campaign message may go without a delivery report before its campaign stops
+    waiting for it (``REPORT_WAIT_HOURS``; fractions allowed)."""
+    return timedelta(hours=(config or current_app.config)["REPORT_WAIT_HOURS"])
+
+
+def counts_as_settled(status: str, sent_at: datetime | None, now: datetime, wait: timedelta) -> bool:
+    """Whether a campaign message no longer holds its campaign open: it is DELIVERED, FAILED or
+    CANCELLED, or the carrier accepted it (SENT) more than ``wait`` ago and never reported on it.
+    Some carriers never do; the message stays SENT (that is all we know of it), but the campaign
+    completes. ``complete_finished`` asks the database the same question."""
+    if status in SETTLED:
+        return True
+    return status == Status.SENT and sent_at is not None and sent_at < now - wait
 
 
 def runs_to_resume(now: datetime | None = None, limit: int = 200) -> list[str]:

@@ -21,6 +21,7 @@ from tests.jobs.conftest import wait_until
 RECIPIENTS = 2000
 API_SEND = 20
 SILENT_SUFFIX = "99"  # API numbers ending in it may be made silent; no campaign number ends in it
+CAMPAIGN_SILENT_SUFFIX = "770"  # 1 % of the campaign's numbers (i % 100 == 77); no API number ends in it
 FINISH_TIMEOUT = 60  # a scenario's bound, from the fault to everything settled
 WEBHOOK_TIMEOUT = 1.0
 
@@ -106,10 +107,13 @@ class Stage:
         account = self._account()
         campaigns.send_now(account, db.session.get(Campaign, self.campaign_id))
 
-    def silent_ids(self) -> frozenset[str]:
+    def silent_ids(self, campaign: bool = False) -> frozenset[str]:
+        """The accepted API messages to silent numbers, with ``campaign`` the campaign's too."""
         db.session.rollback()
-        return frozenset(db.session.scalars(select(Message.id).where(
-            Message.id.in_(self.accepted), Message.to_number.like(f"%{SILENT_SUFFIX}"))))
+        api = select(Message.id).where(Message.id.in_(self.accepted), Message.to_number.like(f"%{SILENT_SUFFIX}"))
+        ledger = select(Message.id).where(Message.campaign_id == self.campaign_id,
+                                          Message.to_number.like(f"%{CAMPAIGN_SILENT_SUFFIX}"))
+        return frozenset(db.session.scalars(api.union(ledger) if campaign else api))
 
     # ------------------------------------------------------------------ watching it
 

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Message
+from app.models import Campaign, Message
 from app.models.webhook import WebhookAttempt
 from tests.faults.invariants import verify
 from tests.faults.servers import postgres_bin
-from tests.faults.stage import API_SEND, Stage, pause
+from tests.faults.stage import API_SEND, CAMPAIGN_SILENT_SUFFIX, SILENT_SUFFIX, Stage, pause
 from tests.jobs.conftest import wait_until
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ class Scenario:
     worker_env: dict = field(default_factory=dict)
     persistence: str | None = None
     own_database: bool = False
-    silent: bool = False  # the carrier never reports the API numbers ending in SILENT_SUFFIX
+    silent: bool = False  # the carrier never reports the numbers ending in SILENT_SUFFIX or CAMPAIGN_SILENT_SUFFIX
     clock_slack: float = 0.0
     clock_jump: float = 0.0
     redelivery: bool = False  # may strike between a webhook's 2xx and its recording
@@ -109,6 +109,7 @@ def nothing_more(stage: Stage) -> None:
 CLOCK = {"PYTHONPATH": str(Path(__file__).parent / "clock")}
 HOUR = 3600
 BACK = 30
+REPORT_WAIT = 3  # seconds, for provider-silent
 
 SCENARIOS = [
     Scenario("worker-killed", "kill -9 of the only worker", kill_worker, redelivery=True),
@@ -122,8 +123,10 @@ SCENARIOS = [
              {"SIMULATOR_FAULT": "timeout", "SIMULATOR_FAULT_EVERY": "3", "SIMULATOR_FAULT_DELAY_MS": "300"}),
     Scenario("provider-5xx", "every 3rd batch refused with 503", nothing_more,
              {"SIMULATOR_FAULT": "5xx", "SIMULATOR_FAULT_EVERY": "3"}),
-    Scenario("provider-silent", "accepts, never reports (API numbers ending 99)", nothing_more,
-             {"SIMULATOR_SILENT_SUFFIXES": "99"}, silent=True),
+    # The campaign's silent recipients hold it open for REPORT_WAIT_HOURS, then it completes.
+    Scenario("provider-silent", f"accepts, never reports (API numbers ending {SILENT_SUFFIX}, 1 % of the campaign)",
+             nothing_more, {"SIMULATOR_SILENT_SUFFIXES": f"{SILENT_SUFFIX};{CAMPAIGN_SILENT_SUFFIX}",
+                            "REPORT_WAIT_HOURS": str(REPORT_WAIT / 3600)}, silent=True),
     Scenario("webhook-down", "receiver refuses connections", receiver_down),
     Scenario("webhook-slow", "receiver answers after 2x the timeout", receiver_slow),
     Scenario("webhook-garbage", "receiver answers bytes that are not HTTP", receiver_garbage),
@@ -152,7 +155,7 @@ def test_scenario(scenario: Scenario, row, make_stage):
     print(f"{scenario.name}: fault put in at {dict(at_fault)}")
     scenario.inject(stage)
 
-    in_flight = stage.silent_ids() if scenario.silent else frozenset()
+    in_flight = stage.silent_ids(campaign=True) if scenario.silent else frozenset()
     stage.wait_settled(in_flight)
     verdict = verify(stage, in_flight=in_flight, clock_slack=scenario.clock_slack, redelivery=scenario.redelivery)
     row.messages, row.duplicates, row.lost = verdict.messages, verdict.duplicates, verdict.lost
@@ -168,10 +171,24 @@ def _assert_fault_landed(scenario: Scenario, stage: Stage, in_flight) -> None:
         logs = "".join(w.log_path.read_text(errors="replace") for w in stage.workers)
         assert "leaving it to the reconciler" in logs, "no batch failed at the carrier"
     elif scenario.silent:
-        assert in_flight, "no message was sent to a silent number"
+        _assert_campaign_waited(stage, in_flight)
     elif scenario.clock_jump:
         # The send made after the jump was created on our clock and sent on the workers' one.
         db.session.rollback()
         shifts = [(m.sent_at - m.created_at).total_seconds() for m in db.session.scalars(
             select(Message).where(Message.id.in_(stage.accepted[-API_SEND:])))]
         assert all(abs(shift - scenario.clock_jump) < 15 for shift in shifts), shifts
+
+
+def _assert_campaign_waited(stage: Stage, in_flight) -> None:
+    """Silent API and campaign messages were sent, stayed SENT (verify checked that), and the
+    campaign completed only once its last silent one had gone REPORT_WAIT without a report."""
+    db.session.rollback()
+    campaign = db.session.get(Campaign, stage.campaign_id)
+    silent = db.session.scalars(select(Message).where(Message.id.in_(in_flight))).all()
+    api = [m for m in silent if m.campaign_id is None]
+    ledger = [m for m in silent if m.campaign_id == stage.campaign_id]
+    assert api and ledger, f"silent messages: {len(api)} API, {len(ledger)} of the campaign"
+    last_sent = max(m.sent_at for m in ledger)
+    waited = (campaign.completed_at - last_sent).total_seconds()
+    assert waited >= REPORT_WAIT, f"the campaign completed {waited:.1f} s after its last silent message was sent"
