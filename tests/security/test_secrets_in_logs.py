@@ -21,7 +21,6 @@ from gunicorn.glogging import Logger
 from werkzeug.serving import make_server
 
 from app import logs
-from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.models import Account
 from app.services.accounts import create_user
