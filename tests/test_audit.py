@@ -256,11 +256,11 @@ CASES = [
              "revoked_at": {"from": None, "to": iso(db.session.get(ApiKey, w.key.id).revoked_at)}}}, actor="user"),
     # opt-outs added and removed by a person
     Case("opt-out added", _none, lambda a: a.page("/opt-outs", {"number": "+4791000009"}),
-         "optout.added", "optout", lambda w, r: _optout_id(w), {"number": "+4791000009", "source": "dashboard"},
+         "optout.added", "optout", lambda w, r: _optout_id(w), {"number": "+47•••••009", "source": "dashboard"},
          actor="user"),
     Case("opt-out removed", lambda w: w.ids.update(optout=optout_service.add_optout(w.account, "+4791000009").id),
          lambda a: a.page(f"/opt-outs/{a.w.ids['optout']}/remove"),
-         "optout.removed", "optout", lambda w, r: None, {"number": "+4791000009"}, actor="user"),
+         "optout.removed", "optout", lambda w, r: None, {"number": "+47•••••009"}, actor="user"),
     # webhooks
     Case("webhook delivery replayed", _failed_delivery,
          lambda a: a.api("POST", f"/v1/webhooks/deliveries/{a.w.ids['delivery']}/replay", {}, status=(200, 202)),

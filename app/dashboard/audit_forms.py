@@ -14,6 +14,15 @@ def _trimmed(value):
     return value.strip() if isinstance(value, str) else value
 
 
+# Days that still have a next day and a start in every time zone (9999-12-31 has neither).
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+
+
+def _within_years(field) -> None:
+    if field.data and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+        raise ValidationError(f"must be a date between the years {FIRST_YEAR} and {LAST_YEAR}")
+
+
 class AuditFilterForm(FlaskForm):
     """A GET form (no CSRF token: it changes nothing), read from the query string, so a filtered
     view is a link and the CSV export takes the same filters."""
@@ -33,7 +42,11 @@ class AuditFilterForm(FlaskForm):
 
     FILTERS = ("actor", "action", "object_type", "object_id", "since", "until")
 
+    def validate_since(self, field) -> None:
+        _within_years(field)
+
     def validate_until(self, field) -> None:
+        _within_years(field)
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError("must not be before From")
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 from itertools import islice
 
 from flask import current_app
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from redis.exceptions import RedisError
 
 from app.extensions import db, redis_conn
@@ -194,14 +194,15 @@ def release(campaign_id: str, limit: int) -> int:
 
     Only while the campaign is SENDING, checked again here, so a pause that lands after the run
     last looked (``_may_release``) stops this release too. On PostgreSQL the campaign row is held
-    with FOR SHARE until the release commits, so a concurrent pause waits for it: once a pause has
+    (FOR NO KEY UPDATE, which the messages' foreign keys do not wait for) until the release
+    commits, so a concurrent pause, and a second run's release, wait for it: once a pause has
     returned, nothing more is released. (SQLite serialises writers; there the condition inside
     the UPDATE is enough.)"""
     dialect = db.session.get_bind().dialect.name
     still_sending = db.session.execute(
         select(_CAMPAIGN.c.id, _CAMPAIGN.c.account_id, _CAMPAIGN.c.spend_cap)
         .where(_CAMPAIGN.c.id == campaign_id, _CAMPAIGN.c.status == _S.SENDING)
-        .with_for_update(read=True)).first()
+        .with_for_update(key_share=True)).first()
     if still_sending is None:
         db.session.commit()
         return 0
@@ -228,6 +229,13 @@ def _release_within_budget(account: Account, campaign, limit: int, dialect: str)
     note saying which budget stopped it. Resuming continues from the held messages, so nobody is
     sent twice or skipped."""
     now = utcnow()
+    # Take the campaign for writing before reading its room. On SQLite this starts the write
+    # transaction (the SELECT above locked nothing), so neither a pause nor a second run's release
+    # can commit between our look at the room and our charge; the condition re-checks SENDING.
+    if not db.session.execute(update(_CAMPAIGN).where(_CAMPAIGN.c.id == campaign.id, _CAMPAIGN.c.status == _S.SENDING)
+                              .values(status=_S.SENDING)).rowcount:
+        db.session.commit()
+        return 0
     room = budgets.campaign_room(account, campaign.id, campaign.spend_cap, now)
     pick = (select(_MSG.c.id, _MSG.c.cost)
             .where(_MSG.c.batch_id == campaign.id, _MSG.c.status == Status.SCHEDULED, _MSG.c.scheduled_at.is_(None))

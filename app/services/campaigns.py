@@ -283,13 +283,15 @@ def pause(campaign: Campaign) -> Campaign:
 def resume(campaign: Campaign) -> Campaign:
     audit.record(campaign.account_id, "campaign.resumed", "campaign", campaign.id)
     _move(campaign, _S.SENDING, expect=_S.PAUSED, note=None, commit=False)
-    # Paused by its cap or the monthly limit, and neither raised: it stays paused, saying why.
+    # Its cap or the monthly limit leaves no room: it stays paused (the resume and its audit event
+    # are undone), now saying why even if it was paused by hand, and the caller hears it refused.
     if note := budgets.blocked_note(db.session.get(Account, campaign.account_id), campaign):
         db.session.rollback()
-        db.session.execute(Campaign.transition(_S.PAUSED, Campaign.id == campaign.id, now=utcnow(), note=note))
+        db.session.execute(Campaign.__table__.update().where(Campaign.id == campaign.id, Campaign.status == _S.PAUSED)
+                           .values(note=note))
         db.session.commit()
         db.session.refresh(campaign)
-        return campaign
+        raise Conflict(f"Not resumed: {note}", code="budget_reached")
     db.session.commit()
     enqueue_campaign(campaign.id)
     return campaign

@@ -14,6 +14,7 @@ from app.models import Account, OptOut, scoped
 from app.models.contact import OPTOUT_SOURCES
 from app.services.contacts import chunks, insert_ignoring_duplicates
 from app.services import audit
+from app.sms.phone import masked
 from app.services.errors import Invalid
 from app.services.paging import Page, paginate
 from app.sms import normalize_number
@@ -29,7 +30,7 @@ def add_optout(account: Account, number: str, source: str = "api", *, commit: bo
     insert_ignoring_duplicates(OptOut.__table__, [{"account_id": account.id, "number": number, "source": source}])
     row = db.session.scalar(scoped(OptOut, account.id).where(OptOut.number == number))
     if audit.by_person():  # a STOP reply is the message's own record
-        audit.record(account.id, "optout.added", "optout", row.id, number=number, source=source)
+        audit.record(account.id, "optout.added", "optout", row.id, number=masked(number), source=source)
     if commit:
         db.session.commit()
     return row
@@ -40,7 +41,7 @@ def remove_optout(account: Account, number: str, *, commit: bool = True) -> bool
     number = _normalized(account, number)
     result = db.session.execute(delete(OptOut).where(OptOut.account_id == account.id, OptOut.number == number))
     if result.rowcount and audit.by_person():
-        audit.record(account.id, "optout.removed", "optout", None, number=number)
+        audit.record(account.id, "optout.removed", "optout", None, number=masked(number))
     if commit:
         db.session.commit()
     return result.rowcount > 0

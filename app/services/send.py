@@ -92,7 +92,9 @@ def send(account: Account, request: SendRequest, *, idempotency_key: str | None 
     rows = _rows(account, request, plan, batch_id)
     response = _response(request, plan, batch_id, rows)
     # In the same transaction as the rows: refused whole (402) if it would pass the monthly limit.
-    budgets.reserve(account, sum((row["cost"] for row in rows), Decimal("0")))
+    # Charged to the month of the rows' own stamp, which a cancel gives back to.
+    budgets.reserve(account, sum((row["cost"] for row in rows), Decimal("0")),
+                    now=rows[0]["created_at"] if rows else None)
     db.session.execute(insert(Message.__table__), rows)
     if idempotency_key:
         idempotency.remember(account.id, idempotency_key, body_hash, response)

@@ -132,3 +132,11 @@ def _parse(raw: str, candidate: str, region: str | None) -> str:
         reason = _POSSIBILITY_ERRORS.get(possibility, "is not a valid phone number")
         raise InvalidNumber(f"{_show(raw)} {reason}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def masked(number: str) -> str:
+    """A number as a record that must outlive the person's erasure may keep it: the country code
+    and the last three digits, enough to tell numbers apart in an audit trail, not to call one."""
+    if len(number) <= 6:
+        return "•" * len(number)
+    return number[:3] + "•" * (len(number) - 6) + number[-3:]

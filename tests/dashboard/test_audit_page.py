@@ -103,6 +103,8 @@ def test_filters(admin, account, query, expected):
 @pytest.mark.parametrize("query, field", [
     ("since=yesterday", "since"),
     ("since=2026-03-05&until=2026-03-01", "until"),
+    ("until=9999-12-31", "until"),
+    ("since=0001-01-01", "since"),
     ("object_type=spaceship", "object_type"),
     ("object_id=" + "x" * 65, "object_id"),
 ])

@@ -8,13 +8,14 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import Account, AccountSpend, Campaign, CampaignStatus, Message, Status
 from app.providers.simulator import summary
 from app.services import budgets, campaign_run, campaigns
 from app.services.campaigns import CampaignSpec
+from app.services.errors import Conflict
 from app.services.groups import create_group
 from app.services.simulator import deliver_due_reports
 from tests.jobs.test_campaign_run import add_contacts, numbers
@@ -79,8 +80,10 @@ def test_the_cap_pauses_the_campaign_and_raising_it_finishes_it(account, audienc
     assert ledger(cid) == {Status.DELIVERED: 10, Status.SCHEDULED: 20}  # 8 in two slices, then 2 of 4
     assert budgets.released_cost(cid) == Decimal("9.90")
 
-    # Resumed without a higher cap: paused again at once, with the same note, nothing released.
-    campaigns.resume(reload(cid))
+    # Resumed without a higher cap: refused, still paused with the same note, nothing released.
+    with pytest.raises(Conflict, match="Not resumed: Reached its spending cap") as refused:
+        campaigns.resume(reload(cid))
+    assert refused.value.status == 409 and refused.value.code == "budget_reached"
     assert reload(cid).status == CampaignStatus.PAUSED and reload(cid).note == CAP_NOTE
     finish(run_jobs)
     assert ledger(cid) == {Status.DELIVERED: 10, Status.SCHEDULED: 20}
@@ -105,8 +108,17 @@ def test_the_monthly_limit_pauses_the_campaign_and_is_never_passed(account, audi
     assert db.session.scalar(select(AccountSpend.committed)) == Decimal("4.95")
     assert budgets.paused_by_budget(fresh(account).id) == [campaign]
 
-    campaigns.resume(reload(cid))
+    with pytest.raises(Conflict, match="Not resumed: The account reached its monthly spending limit"):
+        campaigns.resume(reload(cid))
     assert reload(cid).status == CampaignStatus.PAUSED and reload(cid).note == LIMIT_NOTE
+
+    # Paused by hand meanwhile (no note): a refused resume says why all the same, for the banner.
+    db.session.execute(update(Campaign).where(Campaign.id == cid).values(note=None))
+    db.session.commit()
+    with pytest.raises(Conflict):
+        campaigns.resume(reload(cid))
+    assert reload(cid).status == CampaignStatus.PAUSED and reload(cid).note == LIMIT_NOTE
+    assert budgets.paused_by_budget(fresh(account).id) == [reload(cid)]
 
     budgets.set_limit(fresh(account), Decimal("100"))
     campaigns.resume(reload(cid))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.sms.errors import InvalidNumber
-from app.sms.phone import is_e164, normalize_number
+from app.sms.phone import is_e164, masked, normalize_number
 
 
 @pytest.mark.parametrize(
@@ -150,3 +150,13 @@ def test_long_input_is_not_echoed_in_full() -> None:
 )
 def test_is_e164(value: object, expected: bool) -> None:
     assert is_e164(value) is expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("number, shown", [
+    ("+4791000009", "+47•••••009"),
+    ("+12025550123", "+12••••••123"),
+    ("+4712", "•••••"),
+    ("", ""),
+])
+def test_masked_keeps_the_country_code_and_the_last_three_digits(number, shown):
+    assert masked(number) == shown

@@ -125,8 +125,9 @@ def _life_operations() -> list[Operation]:
          "Pause a SENDING campaign: no more messages are released to the carrier; those already released are "
          "still sent. Resume with POST /resume."),
         ("resume", "resumeCampaign", "Resume campaign",
-         "Resume a PAUSED campaign where it stopped; no recipient gets a second message. A campaign paused by "
-         "its spend_cap or the monthly spending limit stays PAUSED (same note) until that budget is raised."),
+         "Resume a PAUSED campaign where it stopped; no recipient gets a second message. While its spend_cap "
+         "or the monthly spending limit leaves no room, the resume is refused with 409 (code budget_reached, "
+         "detail says which budget) and the campaign stays PAUSED with that note."),
         ("cancel", "cancelCampaign", "Cancel campaign",
          "Cancel a DRAFT, SCHEDULED, SENDING or PAUSED campaign for good. Its messages not yet handed to the "
          "carrier are CANCELLED; those already sent keep their status."),
