@@ -115,27 +115,6 @@ def test_login_post_without_csrf_token_is_rejected(browser, make_user):
     assert browser.get("/").status_code == 302
 
 
-def test_session_is_renewed_at_sign_in(browser, make_user):
-    """Nothing from the session before sign-in survives it (session fixation), and the CSRF token
-    issued to the anonymous visitor is not the signed-in user's."""
-    user = make_user("admin")
-    browser.get("/login")
-    with browser.client.session_transaction() as session:
-        session["planted"] = "by an attacker"
-    before_cookie = browser.cookie("session").value
-    before_token = browser.token
-
-    assert browser.login(user.email).status_code == 303
-
-    after_cookie = browser.cookie("session").value
-    assert after_cookie != before_cookie
-    with browser.client.session_transaction() as session:
-        assert "planted" not in session
-        assert session["_user_id"] == user.get_id()
-    browser.get("/")
-    assert browser.token != before_token
-
-
 def test_remember_me_cookie_only_when_asked(browser, make_user, app):
     user = make_user("admin")
     browser.login(user.email)
